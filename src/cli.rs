@@ -1,0 +1,200 @@
+//! Command-line types only: what the user can type. The logic lives in one module per subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+/// kubectl rayha: make Ray Serve on Kubernetes highly available, and prove it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-rayha",
+    bin_name = "kubectl rayha",
+    version,
+    about = "Make Ray Serve on Kubernetes highly available, and prove it",
+    long_about = "kubectl rayha renders, checks and drills highly available RayServices \
+                  (GCS fault tolerance on Redis, no Serve replicas on the head, two replicas \
+                  of every deployment spread over workers)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// kubectl's connection flags. Accepted by every subcommand, used by those that talk to a cluster.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Namespace for the objects (default: the context's namespace)
+    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Name of the kubeconfig context to use
+    #[arg(long, global = true, value_name = "CONTEXT")]
+    pub context: Option<String>,
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester
+    Generate(Box<GenerateArgs>),
+    /// Check RayService manifests against the HA invariants and explain each miss
+    Lint(LintArgs),
+    /// Print a shell completion script
+    Completion(CompletionArgs),
+    /// Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LintOutput {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub options: GenerateOptions,
+    /// YAML file with the same keys as the flags (e.g. `worker-replicas: 3`); flags win
+    #[arg(long, value_name = "FILE")]
+    pub values: Option<PathBuf>,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Yaml)]
+    pub output: OutputFormat,
+    /// Write one file per object into DIR instead of printing the bundle
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+}
+
+/// Every bundle parameter, settable by flag or by the same key in a `--values` file.
+/// All fields are optional here; defaults are applied when the two sources are merged.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct GenerateOptions {
+    /// RayService name (DNS-1035 label, at most 47 characters) [default: rayservice-ha]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Ray version; also picks the image tag unless --image is given [default: 2.52.0]
+    #[arg(long, value_name = "X.Y.Z")]
+    pub ray_version: Option<String>,
+    /// Ray container image; its tag must match --ray-version [default: rayproject/ray:<ray-version>]
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// KubeRay operator version the bundle targets; below 1.3 the legacy ft-enabled annotation is used [default: 1.7.0]
+    #[arg(long, value_name = "X.Y[.Z]")]
+    pub kuberay_version: Option<String>,
+    /// Worker pods (desired) [default: the largest replica count of any Serve deployment]
+    #[arg(long, value_name = "N")]
+    pub worker_replicas: Option<i64>,
+    /// Worker group minReplicas [default: worker replicas]
+    #[arg(long, value_name = "N")]
+    pub min_workers: Option<i64>,
+    /// Worker group maxReplicas [default: max(5, worker replicas)]
+    #[arg(long, value_name = "N")]
+    pub max_workers: Option<i64>,
+    /// CPU request and limit of the head pod [default: 1]
+    #[arg(long, value_name = "QUANTITY")]
+    pub head_cpu: Option<String>,
+    /// Memory request of the head pod [default: 2Gi]
+    #[arg(long, value_name = "QUANTITY")]
+    pub head_memory: Option<String>,
+    /// Memory limit of the head pod [default: 5Gi]
+    #[arg(long, value_name = "QUANTITY")]
+    pub head_memory_limit: Option<String>,
+    /// CPU request and limit of each worker pod [default: 1]
+    #[arg(long, value_name = "QUANTITY")]
+    pub worker_cpu: Option<String>,
+    /// Memory request and limit of each worker pod [default: 2Gi]
+    #[arg(long, value_name = "QUANTITY")]
+    pub worker_memory: Option<String>,
+    /// Serve config file (the serveConfigV2 document); HA settings are enforced on every deployment
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["import_path", "working_dir", "deployments"])]
+    pub serve_config: Option<PathBuf>,
+    /// Import path of a single Serve application [default: the sample's fruit app]
+    #[arg(long, value_name = "MODULE:ATTR")]
+    pub import_path: Option<String>,
+    /// runtime_env working_dir of the single application ("" for none) [default: the sample's zip]
+    #[arg(long, value_name = "URI")]
+    pub working_dir: Option<String>,
+    /// Deployment names of the single application, comma separated [default: the fruit app's four]
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub deployments: Option<Vec<String>>,
+    /// Route prefix of the single application [default: /fruit]
+    #[arg(long, value_name = "PATH")]
+    pub route_prefix: Option<String>,
+    /// Replicas of each deployment of the single application (at least 2 for HA) [default: 2]
+    #[arg(long, value_name = "N")]
+    pub serve_replicas: Option<i64>,
+    /// Use an existing Redis at HOST:PORT; no Redis objects are emitted
+    #[arg(long, value_name = "HOST:PORT")]
+    pub redis_address: Option<String>,
+    /// Use this existing Secret for the Redis password; no Secret is emitted
+    #[arg(long, value_name = "NAME")]
+    pub redis_password_secret: Option<String>,
+    /// Key of the password inside the Secret [default: password]
+    #[arg(long, value_name = "KEY")]
+    pub redis_password_key: Option<String>,
+    /// Redis image [default: redis:7.4.0]
+    #[arg(long, value_name = "IMAGE")]
+    pub redis_image: Option<String>,
+    /// Keep Redis /data on a PersistentVolumeClaim of this size (e.g. 1Gi) instead of an emptyDir
+    #[arg(long, value_name = "QUANTITY")]
+    pub redis_storage: Option<String>,
+    /// StorageClass of the Redis PVC [default: the cluster's default class]
+    #[arg(long, value_name = "NAME", requires = "redis_storage")]
+    pub redis_storage_class: Option<String>,
+    /// Storage namespace for GCS state in Redis [default: chosen by KubeRay, the RayCluster UID]
+    #[arg(long, value_name = "NAME")]
+    pub external_storage_namespace: Option<String>,
+    /// Also emit the tester pod and ConfigMap that run the one-in-flight query loop in the cluster
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub with_tester: Option<bool>,
+    /// Generate even when the numbers cannot give HA (warns instead of refusing)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub allow_non_ha: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Manifest file with one or more YAML documents; `-` or nothing reads standard input
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = LintOutput::Text)]
+    pub output: LintOutput,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// Shell to print the completion script for
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// The words after `kubectl rayha`; the last one is the word being completed
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub words: Vec<String>,
+}

@@ -1,0 +1,142 @@
+//! `kubectl rayha generate`: the HA bundle, rendered from the templates and checked.
+
+use std::io::Write;
+use std::path::Path;
+
+use base64::Engine;
+use rand::Rng;
+use serde_json::{Value, json};
+
+use crate::cli::{GenerateArgs, GlobalArgs, OutputFormat};
+use crate::error::{Error, Result};
+use crate::params::{self, Params};
+use crate::templates::{self, TESTER_SCRIPT};
+use crate::yaml;
+
+/// Length of a generated Redis password: 32 alphanumerics, about 190 bits.
+const PASSWORD_LEN: usize = 32;
+
+/// Runs the subcommand: prints the bundle or writes it to a directory.
+pub fn run(args: GenerateArgs, global: &GlobalArgs) -> Result<()> {
+    let resolved = resolve_args(&args, global)?;
+    for w in &resolved.1 {
+        eprintln!("warning: {w}");
+    }
+    let objects = bundle(&resolved.0, &new_password())?;
+    match &args.output_dir {
+        Some(dir) => write_dir(dir, &objects, args.output),
+        None => {
+            let text = format_objects(&objects, args.output);
+            std::io::stdout()
+                .write_all(text.as_bytes())
+                .map_err(|e| Error::failed(format!("cannot write output: {e}")))
+        }
+    }
+}
+
+/// Merges flags over the values file and checks the result; returns parameters and warnings.
+pub fn resolve_args(args: &GenerateArgs, global: &GlobalArgs) -> Result<(Params, Vec<String>)> {
+    let from_file = match &args.values {
+        Some(path) => params::read_values_file(path)?,
+        None => Default::default(),
+    };
+    let merged = args.options.clone().over(from_file);
+    let resolved = params::resolve(merged, global.namespace.clone())?;
+    let params = resolved
+        .params
+        .ok_or_else(|| Error::failed("internal: no parameters resolved"))?;
+    Ok((params, resolved.warnings))
+}
+
+/// A fresh random password for Redis.
+pub fn new_password() -> String {
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(PASSWORD_LEN)
+        .map(char::from)
+        .collect()
+}
+
+/// Every object of the bundle, in the order they must be applied: Secret, ConfigMaps, Redis,
+/// RayService, tester.
+pub fn bundle(params: &Params, password: &str) -> Result<Vec<Value>> {
+    let mut p = params.clone();
+    let mut names: Vec<&str> = Vec::new();
+    if p.secret.emit {
+        p.secret.password_b64 = Some(base64::engine::general_purpose::STANDARD.encode(password));
+        names.push("secret.yaml.j2");
+    }
+    if let Some(redis) = &p.redis {
+        names.push("redis-configmap.yaml.j2");
+        if redis.storage.is_some() {
+            names.push("redis-pvc.yaml.j2");
+        }
+    }
+    if p.tester.is_some() {
+        names.push("tester-configmap.yaml.j2");
+    }
+    if p.redis.is_some() {
+        names.extend(["redis-service.yaml.j2", "redis-deployment.yaml.j2"]);
+    }
+    names.push("rayservice.yaml.j2");
+    if p.tester.is_some() {
+        names.push("tester-pod.yaml.j2");
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let text = templates::render(
+                name,
+                minijinja::context! { p => &p, tester_script => TESTER_SCRIPT },
+            )?;
+            let mut docs = yaml::parse_documents(&text).map_err(|e| {
+                Error::failed(format!("internal: template {name} is not YAML: {e}"))
+            })?;
+            match (docs.pop(), docs.is_empty()) {
+                (Some(doc), true) => Ok(doc),
+                _ => Err(Error::failed(format!(
+                    "internal: template {name} must render one object"
+                ))),
+            }
+        })
+        .collect()
+}
+
+/// The bundle as text: YAML documents, or a JSON `List` like `kubectl get -o json`.
+pub fn format_objects(objects: &[Value], format: OutputFormat) -> String {
+    match format {
+        OutputFormat::Yaml => yaml::to_yaml_documents(objects),
+        OutputFormat::Json => {
+            let list = json!({"apiVersion": "v1", "kind": "List", "items": objects});
+            serde_json::to_string_pretty(&list).expect("JSON values serialise") + "\n"
+        }
+    }
+}
+
+/// `NN-kind-name.yaml` for each object, numbered in apply order.
+pub fn file_name(index: usize, object: &Value, format: OutputFormat) -> String {
+    let kind = object["kind"].as_str().unwrap_or("object").to_lowercase();
+    let name = object["metadata"]["name"].as_str().unwrap_or("unnamed");
+    let ext = match format {
+        OutputFormat::Yaml => "yaml",
+        OutputFormat::Json => "json",
+    };
+    format!("{:02}-{kind}-{name}.{ext}", index + 1)
+}
+
+fn write_dir(dir: &Path, objects: &[Value], format: OutputFormat) -> Result<()> {
+    let fail = |e: std::io::Error| Error::failed(format!("--output-dir {}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    for (i, object) in objects.iter().enumerate() {
+        let text = match format {
+            OutputFormat::Yaml => yaml::to_yaml(object),
+            OutputFormat::Json => {
+                serde_json::to_string_pretty(object).expect("JSON values serialise") + "\n"
+            }
+        };
+        let path = dir.join(file_name(i, object, format));
+        std::fs::write(&path, text).map_err(fail)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

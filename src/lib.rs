@@ -1,0 +1,14 @@
+//! kubectl-rayha as a library: every subcommand's logic, for the binary and the tests.
+
+pub mod cli;
+pub mod completion;
+pub mod error;
+pub mod generate;
+pub mod lint;
+pub mod params;
+pub mod serve_config;
+pub mod templates;
+pub mod validate;
+pub mod yaml;
+
+pub use error::{Error, Result};

@@ -1,0 +1,87 @@
+//! kubectl-rayha: parse, dispatch, map errors to exit codes. The logic lives in the library.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+use rayha::cli::{Cli, Command};
+use rayha::{Error, completion, generate, lint};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse_from(arguments()) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+/// When run as `kubectl_complete-rayha` (a link to this binary), answer kubectl's completion
+/// request as `__complete` would.
+fn arguments() -> Vec<OsString> {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let invoked_as = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name().map(|f| f.to_owned()));
+    if invoked_as.is_some_and(|f| f.to_string_lossy().starts_with("kubectl_complete-rayha")) {
+        args.insert(1, "__complete".into());
+    }
+    args
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.command {
+        Command::Generate(args) => generate::run(*args, &cli.global).map(|_| ExitCode::SUCCESS),
+        Command::Lint(args) => lint::run(args).map(|ok| {
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }),
+        Command::Completion(args) => completion::print_script(args.shell)
+            .map(|_| ExitCode::SUCCESS)
+            .map_err(|e| Error::failed(format!("cannot write completion script: {e}"))),
+        Command::Complete(args) => {
+            print!("{}", completion::complete(&args.words));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// clap's errors as kubectl shows them: one `error:` line and a pointer to help; help and
+/// version requests print normally.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let rendered = e.render().to_string();
+    let first = rendered
+        .lines()
+        .next()
+        .unwrap_or("error: invalid arguments");
+    let first = if first.starts_with("error:") {
+        first.to_string()
+    } else {
+        format!("error: {first}")
+    };
+    eprintln!("{first}");
+    eprintln!("See 'kubectl rayha --help' for usage.");
+    ExitCode::from(2)
+}
