@@ -97,13 +97,13 @@ pub struct GenerateOptions {
     #[arg(long, value_name = "X.Y[.Z]")]
     pub kuberay_version: Option<String>,
     /// Worker pods (desired) [default: the largest replica count of any Serve deployment]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub worker_replicas: Option<i64>,
     /// Worker group minReplicas [default: worker replicas]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub min_workers: Option<i64>,
     /// Worker group maxReplicas [default: max(5, worker replicas)]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub max_workers: Option<i64>,
     /// CPU request and limit of the head pod [default: 1]
     #[arg(long, value_name = "QUANTITY")]
@@ -136,7 +136,7 @@ pub struct GenerateOptions {
     #[arg(long, value_name = "PATH")]
     pub route_prefix: Option<String>,
     /// Replicas of each deployment of the single application (at least 2 for HA) [default: 2]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub serve_replicas: Option<i64>,
     /// Use an existing Redis at HOST:PORT; no Redis objects are emitted
     #[arg(long, value_name = "HOST:PORT")]

@@ -71,15 +71,18 @@ fn usage_error(e: clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         };
     }
+    // clap's first paragraph, folded into one line (it holds the allowed values and tips).
     let rendered = e.render().to_string();
-    let first = rendered
+    let paragraph: Vec<&str> = rendered
         .lines()
-        .next()
-        .unwrap_or("error: invalid arguments");
-    let first = if first.starts_with("error:") {
-        first.to_string()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let joined = paragraph.join(" ");
+    let first = if joined.starts_with("error:") {
+        joined
     } else {
-        format!("error: {first}")
+        format!("error: {joined}")
     };
     eprintln!("{first}");
     eprintln!("See 'kubectl rayha --help' for usage.");

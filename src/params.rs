@@ -548,13 +548,21 @@ fn worker_counts(
             format!("must be at least 1 (got {max})"),
         ));
     }
+    // Checked against max first: min defaults to replicas, so "min > max" would blame a flag
+    // the user never gave.
+    if replicas > max {
+        return Err(Error::invalid(
+            "worker-replicas",
+            format!("must lie between min-workers and max-workers (at most {max}, got {replicas})"),
+        ));
+    }
     if min > max {
         return Err(Error::invalid(
             "min-workers",
             format!("must not exceed max-workers ({min} > {max})"),
         ));
     }
-    if replicas < min || replicas > max {
+    if replicas < min {
         return Err(Error::invalid(
             "worker-replicas",
             format!("must lie between min-workers and max-workers ({min}..={max}, got {replicas})"),

@@ -1,0 +1,92 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_kubectl_rayha_global_optspecs
+    string join \n n/namespace= context= kubeconfig= h/help V/version
+end
+
+function __fish_kubectl_rayha_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_kubectl_rayha_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_kubectl_rayha_using_subcommand
+    set -l cmd (__fish_kubectl_rayha_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -l context -d 'Name of the kubeconfig context to use' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -s V -l version -d 'Print version'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "lint" -d 'Check RayService manifests against the HA invariants and explain each miss'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "__complete" -d 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l name -d 'RayService name (DNS-1035 label, at most 47 characters) [default: rayservice-ha]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l ray-version -d 'Ray version; also picks the image tag unless --image is given [default: 2.52.0]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l image -d 'Ray container image; its tag must match --ray-version [default: rayproject/ray:<ray-version>]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l kuberay-version -d 'KubeRay operator version the bundle targets; below 1.3 the legacy ft-enabled annotation is used [default: 1.7.0]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l worker-replicas -d 'Worker pods (desired) [default: the largest replica count of any Serve deployment]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l min-workers -d 'Worker group minReplicas [default: worker replicas]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l max-workers -d 'Worker group maxReplicas [default: max(5, worker replicas)]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l head-cpu -d 'CPU request and limit of the head pod [default: 1]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l head-memory -d 'Memory request of the head pod [default: 2Gi]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l head-memory-limit -d 'Memory limit of the head pod [default: 5Gi]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l worker-cpu -d 'CPU request and limit of each worker pod [default: 1]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l worker-memory -d 'Memory request and limit of each worker pod [default: 2Gi]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l serve-config -d 'Serve config file (the serveConfigV2 document); HA settings are enforced on every deployment' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l import-path -d 'Import path of a single Serve application [default: the sample\'s fruit app]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l working-dir -d 'runtime_env working_dir of the single application ("" for none) [default: the sample\'s zip]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l deployments -d 'Deployment names of the single application, comma separated [default: the fruit app\'s four]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l route-prefix -d 'Route prefix of the single application [default: /fruit]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l serve-replicas -d 'Replicas of each deployment of the single application (at least 2 for HA) [default: 2]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l redis-address -d 'Use an existing Redis at HOST:PORT; no Redis objects are emitted' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l redis-password-secret -d 'Use this existing Secret for the Redis password; no Secret is emitted' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l redis-password-key -d 'Key of the password inside the Secret [default: password]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l redis-image -d 'Redis image [default: redis:7.4.0]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l redis-storage -d 'Keep Redis /data on a PersistentVolumeClaim of this size (e.g. 1Gi) instead of an emptyDir' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l redis-storage-class -d 'StorageClass of the Redis PVC [default: the cluster\'s default class]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l external-storage-namespace -d 'Storage namespace for GCS state in Redis [default: chosen by KubeRay, the RayCluster UID]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l with-tester -d 'Also emit the tester pod and ConfigMap that run the one-in-flight query loop in the cluster' -r -f -a "true\t''
+false\t''"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l allow-non-ha -d 'Generate even when the numbers cannot give HA (warns instead of refusing)' -r -f -a "true\t''
+false\t''"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l values -d 'YAML file with the same keys as the flags (e.g. `worker-replicas: 3`); flags win' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -s o -l output -d 'Output format' -r -f -a "yaml\t''
+json\t''"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l output-dir -d 'Write one file per object into DIR instead of printing the bundle' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l context -d 'Name of the kubeconfig context to use' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -s h -l help -d 'Print help'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -s o -l output -d 'Output format' -r -f -a "text\t''
+json\t''"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -l context -d 'Name of the kubeconfig context to use' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -s h -l help -d 'Print help'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -l context -d 'Name of the kubeconfig context to use' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -s h -l help -d 'Print help'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -l context -d 'Name of the kubeconfig context to use' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -s h -l help -d 'Print help'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint completion __complete help" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint completion __complete help" -f -a "lint" -d 'Check RayService manifests against the HA invariants and explain each miss'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint completion __complete help" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint completion __complete help" -f -a "__complete" -d 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint completion __complete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,135 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'kubectl-rayha'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'kubectl-rayha' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Name of the kubeconfig context to use')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester')
+            [CompletionResult]::new('lint', 'lint', [CompletionResultType]::ParameterValue, 'Check RayService manifests against the HA invariants and explain each miss')
+            [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('__complete', '__complete', [CompletionResultType]::ParameterValue, 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'kubectl-rayha;generate' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'RayService name (DNS-1035 label, at most 47 characters) [default: rayservice-ha]')
+            [CompletionResult]::new('--ray-version', '--ray-version', [CompletionResultType]::ParameterName, 'Ray version; also picks the image tag unless --image is given [default: 2.52.0]')
+            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Ray container image; its tag must match --ray-version [default: rayproject/ray:<ray-version>]')
+            [CompletionResult]::new('--kuberay-version', '--kuberay-version', [CompletionResultType]::ParameterName, 'KubeRay operator version the bundle targets; below 1.3 the legacy ft-enabled annotation is used [default: 1.7.0]')
+            [CompletionResult]::new('--worker-replicas', '--worker-replicas', [CompletionResultType]::ParameterName, 'Worker pods (desired) [default: the largest replica count of any Serve deployment]')
+            [CompletionResult]::new('--min-workers', '--min-workers', [CompletionResultType]::ParameterName, 'Worker group minReplicas [default: worker replicas]')
+            [CompletionResult]::new('--max-workers', '--max-workers', [CompletionResultType]::ParameterName, 'Worker group maxReplicas [default: max(5, worker replicas)]')
+            [CompletionResult]::new('--head-cpu', '--head-cpu', [CompletionResultType]::ParameterName, 'CPU request and limit of the head pod [default: 1]')
+            [CompletionResult]::new('--head-memory', '--head-memory', [CompletionResultType]::ParameterName, 'Memory request of the head pod [default: 2Gi]')
+            [CompletionResult]::new('--head-memory-limit', '--head-memory-limit', [CompletionResultType]::ParameterName, 'Memory limit of the head pod [default: 5Gi]')
+            [CompletionResult]::new('--worker-cpu', '--worker-cpu', [CompletionResultType]::ParameterName, 'CPU request and limit of each worker pod [default: 1]')
+            [CompletionResult]::new('--worker-memory', '--worker-memory', [CompletionResultType]::ParameterName, 'Memory request and limit of each worker pod [default: 2Gi]')
+            [CompletionResult]::new('--serve-config', '--serve-config', [CompletionResultType]::ParameterName, 'Serve config file (the serveConfigV2 document); HA settings are enforced on every deployment')
+            [CompletionResult]::new('--import-path', '--import-path', [CompletionResultType]::ParameterName, 'Import path of a single Serve application [default: the sample''s fruit app]')
+            [CompletionResult]::new('--working-dir', '--working-dir', [CompletionResultType]::ParameterName, 'runtime_env working_dir of the single application ("" for none) [default: the sample''s zip]')
+            [CompletionResult]::new('--deployments', '--deployments', [CompletionResultType]::ParameterName, 'Deployment names of the single application, comma separated [default: the fruit app''s four]')
+            [CompletionResult]::new('--route-prefix', '--route-prefix', [CompletionResultType]::ParameterName, 'Route prefix of the single application [default: /fruit]')
+            [CompletionResult]::new('--serve-replicas', '--serve-replicas', [CompletionResultType]::ParameterName, 'Replicas of each deployment of the single application (at least 2 for HA) [default: 2]')
+            [CompletionResult]::new('--redis-address', '--redis-address', [CompletionResultType]::ParameterName, 'Use an existing Redis at HOST:PORT; no Redis objects are emitted')
+            [CompletionResult]::new('--redis-password-secret', '--redis-password-secret', [CompletionResultType]::ParameterName, 'Use this existing Secret for the Redis password; no Secret is emitted')
+            [CompletionResult]::new('--redis-password-key', '--redis-password-key', [CompletionResultType]::ParameterName, 'Key of the password inside the Secret [default: password]')
+            [CompletionResult]::new('--redis-image', '--redis-image', [CompletionResultType]::ParameterName, 'Redis image [default: redis:7.4.0]')
+            [CompletionResult]::new('--redis-storage', '--redis-storage', [CompletionResultType]::ParameterName, 'Keep Redis /data on a PersistentVolumeClaim of this size (e.g. 1Gi) instead of an emptyDir')
+            [CompletionResult]::new('--redis-storage-class', '--redis-storage-class', [CompletionResultType]::ParameterName, 'StorageClass of the Redis PVC [default: the cluster''s default class]')
+            [CompletionResult]::new('--external-storage-namespace', '--external-storage-namespace', [CompletionResultType]::ParameterName, 'Storage namespace for GCS state in Redis [default: chosen by KubeRay, the RayCluster UID]')
+            [CompletionResult]::new('--with-tester', '--with-tester', [CompletionResultType]::ParameterName, 'Also emit the tester pod and ConfigMap that run the one-in-flight query loop in the cluster')
+            [CompletionResult]::new('--allow-non-ha', '--allow-non-ha', [CompletionResultType]::ParameterName, 'Generate even when the numbers cannot give HA (warns instead of refusing)')
+            [CompletionResult]::new('--values', '--values', [CompletionResultType]::ParameterName, 'YAML file with the same keys as the flags (e.g. `worker-replicas: 3`); flags win')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output-dir', '--output-dir', [CompletionResultType]::ParameterName, 'Write one file per object into DIR instead of printing the bundle')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Name of the kubeconfig context to use')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'kubectl-rayha;lint' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Name of the kubeconfig context to use')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'kubectl-rayha;completion' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Name of the kubeconfig context to use')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'kubectl-rayha;__complete' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Name of the kubeconfig context to use')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'kubectl-rayha;help' {
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester')
+            [CompletionResult]::new('lint', 'lint', [CompletionResultType]::ParameterValue, 'Check RayService manifests against the HA invariants and explain each miss')
+            [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('__complete', '__complete', [CompletionResultType]::ParameterValue, 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'kubectl-rayha;help;generate' {
+            break
+        }
+        'kubectl-rayha;help;lint' {
+            break
+        }
+        'kubectl-rayha;help;completion' {
+            break
+        }
+        'kubectl-rayha;help;__complete' {
+            break
+        }
+        'kubectl-rayha;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

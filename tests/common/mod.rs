@@ -1,0 +1,201 @@
+//! Helpers shared by the CLI tests: run the built binary, parse what it prints.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_kubectl-rayha"))
+}
+
+/// `../shared/kuberay/<file>`: KubeRay's reference data beside the checkout.
+pub fn shared(file: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/kuberay")
+        .join(file)
+}
+
+pub fn run(args: &[&str]) -> Output {
+    run_with_stdin(args, None)
+}
+
+pub fn run_with_stdin(args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `generate` with `args` and returns its objects; panics with stderr when it fails.
+pub fn generate(args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["generate"];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    assert!(
+        out.status.success(),
+        "generate {args:?} failed: {}",
+        stderr(&out)
+    );
+    rayha::yaml::parse_documents(&stdout(&out)).expect("generate prints YAML")
+}
+
+pub fn find<'a>(objects: &'a [Value], kind: &str) -> Option<&'a Value> {
+    objects.iter().find(|o| o["kind"] == kind)
+}
+
+pub fn yaml_file(path: &std::path::Path) -> Vec<Value> {
+    rayha::yaml::parse_documents(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Parameter combinations that every generated bundle must survive (schema, round trip, lint).
+/// Files they name are written into `dir` first.
+pub fn combinations(dir: &std::path::Path) -> Vec<(String, Vec<String>)> {
+    let serve_fixed = dir.join("serve-fixed.yaml");
+    std::fs::write(
+        &serve_fixed,
+        "applications:\n- name: text\n  import_path: text_ml:app\n  route_prefix: /summarize\n  deployments:\n  - name: Summarizer\n    num_replicas: 1\n    ray_actor_options: {num_cpus: 0.2}\n  - name: Translator\n    num_replicas: 3\n    max_replicas_per_node: 2\n",
+    )
+    .unwrap();
+    let serve_auto = dir.join("serve-auto.yaml");
+    std::fs::write(
+        &serve_auto,
+        "proxy_location: EveryNode\nhttp_options: {port: 8000}\napplications:\n- name: a\n  import_path: a.b:app\n  route_prefix: /a\n  deployments:\n  - name: A\n    num_replicas: auto\n  - name: B\n    autoscaling_config: {min_replicas: 1, max_replicas: 6}\n- name: c\n  import_path: c:app\n  route_prefix: /c\n  deployments:\n  - name: C\n",
+    )
+    .unwrap();
+    let values = dir.join("values.yaml");
+    std::fs::write(
+        &values,
+        "name: from-values\nworker-replicas: 3\nredis-storage: 2Gi\nwith-tester: true\n",
+    )
+    .unwrap();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    vec![
+        ("default".into(), s(&[])),
+        ("tester".into(), s(&["--with-tester"])),
+        (
+            "external redis".into(),
+            s(&["--redis-address", "redis.shared.svc.cluster.local:6379"]),
+        ),
+        (
+            "external redis, existing secret".into(),
+            s(&[
+                "--redis-address",
+                "rediss://cache.example:6380",
+                "--redis-password-secret",
+                "corp-redis",
+                "--redis-password-key",
+                "auth",
+            ]),
+        ),
+        (
+            "redis on a PVC".into(),
+            s(&[
+                "--redis-storage",
+                "5Gi",
+                "--redis-storage-class",
+                "fast-ssd",
+            ]),
+        ),
+        (
+            "legacy KubeRay 1.2".into(),
+            s(&[
+                "--kuberay-version",
+                "1.2.2",
+                "--external-storage-namespace",
+                "ns1",
+            ]),
+        ),
+        (
+            "serve config, fixed replicas".into(),
+            vec!["--serve-config".into(), serve_fixed.display().to_string()],
+        ),
+        (
+            "serve config, autoscaling, two apps".into(),
+            vec![
+                "--serve-config".into(),
+                serve_auto.display().to_string(),
+                "--with-tester".into(),
+            ],
+        ),
+        (
+            "own app".into(),
+            s(&[
+                "--import-path",
+                "mymod:app",
+                "--deployments",
+                "Front,Back",
+                "--route-prefix",
+                "/api",
+                "--serve-replicas",
+                "3",
+            ]),
+        ),
+        (
+            "sizes".into(),
+            s(&[
+                "--worker-replicas",
+                "4",
+                "--min-workers",
+                "3",
+                "--max-workers",
+                "8",
+                "--head-cpu",
+                "2",
+                "--head-memory",
+                "4Gi",
+                "--head-memory-limit",
+                "6Gi",
+                "--worker-cpu",
+                "500m",
+                "--worker-memory",
+                "1536Mi",
+            ]),
+        ),
+        (
+            "namespace and name".into(),
+            s(&[
+                "-n",
+                "prod",
+                "--name",
+                "my-svc",
+                "--external-storage-namespace",
+                "my-svc-gcs",
+            ]),
+        ),
+        (
+            "older ray".into(),
+            s(&["--ray-version", "2.41.0", "--kuberay-version", "1.3.0"]),
+        ),
+        (
+            "values file".into(),
+            vec!["--values".into(), values.display().to_string()],
+        ),
+    ]
+}

@@ -1,0 +1,187 @@
+//! `kubectl rayha lint` on KubeRay's own samples and on edge cases.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn checks(report: &Value) -> Vec<(String, String)> {
+    report["objects"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["level"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn lint_json(path: &std::path::Path) -> (Value, i32) {
+    let out = run(&["lint", "-o", "json", path.to_str().unwrap()]);
+    (
+        serde_json::from_slice(&out.stdout).unwrap(),
+        out.status.code().unwrap(),
+    )
+}
+
+fn level_of(checks: &[(String, String)], id: &str) -> String {
+    checks
+        .iter()
+        .find(|(i, _)| i == id)
+        .unwrap_or_else(|| panic!("no check {id}"))
+        .1
+        .clone()
+}
+
+#[test]
+fn ha_sample_has_no_fail_and_its_inline_password_is_a_warn() {
+    let (report, code) = lint_json(&shared("ray-service.high-availability.yaml"));
+    let c = checks(&report);
+    assert_eq!(code, 0);
+    assert!(c.iter().all(|(_, l)| l != "FAIL"), "{c:?}");
+    assert_eq!(level_of(&c, "redis-password"), "WARN");
+    assert_eq!(level_of(&c, "gcs-fault-tolerance"), "PASS");
+    assert_eq!(level_of(&c, "head-no-replicas"), "PASS");
+    assert_eq!(report["summary"]["fail"], 0);
+}
+
+#[test]
+fn plain_sample_fails_on_ft_head_cpus_and_replicas() {
+    let (report, code) = lint_json(&shared("ray-service.sample.yaml"));
+    let c = checks(&report);
+    assert_eq!(code, 1);
+    for id in [
+        "gcs-fault-tolerance",
+        "head-no-replicas",
+        "serve-replicas",
+        "replicas-per-node",
+    ] {
+        assert_eq!(level_of(&c, id), "FAIL", "{id}");
+    }
+    let ft = &report["objects"][0]["checks"][1];
+    assert_eq!(ft["id"], "gcs-fault-tolerance");
+    assert!(ft["why"].as_str().unwrap().contains("replica"));
+    assert!(
+        ft["fix"]
+            .as_str()
+            .unwrap()
+            .contains("gcsFaultToleranceOptions")
+    );
+}
+
+#[test]
+fn text_output_explains_each_miss() {
+    let out = run(&["lint", shared("ray-service.sample.yaml").to_str().unwrap()]);
+    let text = stdout(&out);
+    let fail_lines = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("FAIL"))
+        .count();
+    assert!(fail_lines >= 4, "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("why:"))
+            .count(),
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("fix:"))
+            .count()
+    );
+    assert!(
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("why:"))
+            .count()
+            >= fail_lines
+    );
+    assert!(!text.contains('\u{1b}'), "no colour codes when piped");
+}
+
+#[test]
+fn reads_standard_input() {
+    let ours = stdout(&run(&["generate"]));
+    for args in [vec!["lint"], vec!["lint", "-"]] {
+        let out = run_with_stdin(&args, Some(&ours));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(
+            stdout(&out).contains("13 pass, 0 warn, 0 fail"),
+            "{}",
+            stdout(&out)
+        );
+    }
+}
+
+fn lint_doc(yaml: &str) -> Vec<(String, String)> {
+    let report = rayha::lint::lint_text("t", yaml).unwrap();
+    let json = serde_json::to_value(&report).unwrap();
+    checks(&json)
+}
+
+fn ours_with(edit: impl Fn(&mut Value)) -> String {
+    let mut objects = generate(&["--redis-password-secret", "s"]);
+    for o in objects.iter_mut().filter(|o| o["kind"] == "RayService") {
+        edit(o);
+    }
+    rayha::yaml::to_yaml_documents(&objects)
+}
+
+#[test]
+fn kuberay_validation_rules_are_failures() {
+    let both = ours_with(|rs| {
+        rs["metadata"]["annotations"] = serde_json::json!({"ray.io/ft-enabled": "false"})
+    });
+    assert_eq!(level_of(&lint_doc(&both), "gcs-fault-tolerance"), "FAIL");
+    let username = ours_with(|rs| {
+        rs["spec"]["rayClusterConfig"]["headGroupSpec"]["rayStartParams"]["redis-username"] =
+            "u".into()
+    });
+    assert_eq!(level_of(&lint_doc(&username), "ft-settings"), "FAIL");
+    let env = ours_with(|rs| {
+        rs["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"][0]["env"] =
+            serde_json::json!([{"name": "RAY_REDIS_ADDRESS", "value": "r:6379"}])
+    });
+    assert_eq!(level_of(&lint_doc(&env), "ft-settings"), "FAIL");
+    let long_name = ours_with(|rs| rs["metadata"]["name"] = "a".repeat(48).into());
+    assert_eq!(level_of(&lint_doc(&long_name), "name"), "FAIL");
+    let number = ours_with(|rs| {
+        rs["spec"]["rayClusterConfig"]["headGroupSpec"]["rayStartParams"]["num-cpus"] = 0.into()
+    });
+    assert_eq!(level_of(&lint_doc(&number), "head-no-replicas"), "FAIL");
+    let mismatch = ours_with(|rs| rs["spec"]["rayClusterConfig"]["rayVersion"] = "2.41.0".into());
+    assert_eq!(level_of(&lint_doc(&mismatch), "image-version"), "FAIL");
+    let excluded = ours_with(|rs| {
+        rs["spec"]["rayClusterConfig"]["headGroupSpec"]["rayStartParams"] = serde_json::json!({});
+        rs["spec"]["excludeHeadPodFromServeSvc"] = true.into();
+    });
+    assert_eq!(level_of(&lint_doc(&excluded), "head-no-replicas"), "PASS");
+}
+
+#[test]
+fn too_few_workers_fail_and_a_low_minimum_warns() {
+    let few = ours_with(|rs| {
+        rs["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["replicas"] = 1.into()
+    });
+    assert_eq!(level_of(&lint_doc(&few), "worker-replicas"), "FAIL");
+    let low_min = ours_with(|rs| {
+        rs["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["minReplicas"] = 0.into()
+    });
+    assert_eq!(level_of(&lint_doc(&low_min), "worker-replicas"), "WARN");
+}
+
+#[test]
+fn input_without_a_rayservice_is_an_error() {
+    let out = run_with_stdin(
+        &["lint"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).starts_with("error: -: no RayService"));
+}
+
+#[test]
+fn list_documents_are_linted_item_by_item() {
+    let list = stdout(&run(&["generate", "-o", "json"]));
+    let out = run_with_stdin(&["lint"], Some(&list));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
