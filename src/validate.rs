@@ -143,17 +143,16 @@ pub fn redis_address_problem(addr: &str) -> Option<String> {
 /// A KubeRay version as given to `--kuberay-version`: `X.Y` or `X.Y.Z`, optional leading `v`.
 pub fn parse_kuberay_version(v: &str) -> Option<(u32, u32)> {
     let v = v.strip_prefix('v').unwrap_or(v);
-    let mut parts = v.split('.');
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.parse().ok()?;
-    match parts.next() {
-        None => {}
-        Some(patch) => {
-            let digits: String = patch.chars().take_while(|c| c.is_ascii_digit()).collect();
-            digits.parse::<u32>().ok()?;
-        }
+    // A pre-release or build suffix (`-rc.0`, `+abc`) does not change major.minor.
+    let core = v.split(['-', '+']).next()?;
+    let parts: Vec<&str> = core.split('.').collect();
+    if !(2..=3).contains(&parts.len()) {
+        return None;
     }
-    parts.next().is_none().then_some((major, minor))
+    for p in &parts {
+        p.parse::<u32>().ok()?;
+    }
+    Some((parts[0].parse().ok()?, parts[1].parse().ok()?))
 }
 
 #[cfg(test)]
