@@ -31,6 +31,7 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -s h -l help -
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -s V -l version -d 'Print version'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "lint" -d 'Check RayService manifests against the HA invariants and explain each miss'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "query" -d 'Send the guide\'s request in a loop (one in flight by default) and measure the answers'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "__complete" -d 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -77,6 +78,28 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -s n -
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -s h -l help -d 'Print help'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l url -d 'Query this URL directly (ingress, load balancer, a local port)' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l path -d 'Request path, replacing the URL\'s [default: the URL\'s path]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s X -l method -d 'HTTP method' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s d -l data -d 'Request body [default: the guide\'s ["PEAR", 12]]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l data-file -d 'Request body from a file' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s H -l header -d 'Extra request header, repeatable' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l expect -d 'Body every reply must have, whitespace-trimmed [default: 12 for the guide\'s request]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l expect-status -d 'Status every reply must have [default: any 2xx]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s c -l concurrency -d 'Requests in flight at once [default: 1; 64 with --rate]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l rate -d 'Open loop: send R requests per second whatever the replies take' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l count -d 'Stop after N requests' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l duration -d 'Stop after this long, e.g. 30s or 2m [default: run until Ctrl-C]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l timeout -d 'Per-request timeout' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l max-failures -d 'Exit 1 when more than N requests fail' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s o -l output -d 'Output format of the summary' -r -f -a "text\t''
+json\t''"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l context -d 'Name of the kubeconfig context to use' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l keep-alive -d 'Reuse connections; by default each request opens a fresh one so a Service balances each anew'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l print-each -d 'Print the guide\'s `req_index : N, num_fail: F` line for every request'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s h -l help -d 'Print help'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
@@ -85,8 +108,9 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" 
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -s h -l help -d 'Print help'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint completion __complete help" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint completion __complete help" -f -a "lint" -d 'Check RayService manifests against the HA invariants and explain each miss'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint completion __complete help" -f -a "completion" -d 'Print a shell completion script'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint completion __complete help" -f -a "__complete" -d 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint completion __complete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint query completion __complete help" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint query completion __complete help" -f -a "lint" -d 'Check RayService manifests against the HA invariants and explain each miss'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint query completion __complete help" -f -a "query" -d 'Send the guide\'s request in a loop (one in flight by default) and measure the answers'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint query completion __complete help" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint query completion __complete help" -f -a "__complete" -d 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint query completion __complete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -31,6 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester')
             [CompletionResult]::new('lint', 'lint', [CompletionResultType]::ParameterValue, 'Check RayService manifests against the HA invariants and explain each miss')
+            [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Send the guide''s request in a loop (one in flight by default) and measure the answers')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('__complete', '__complete', [CompletionResultType]::ParameterValue, 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -87,6 +88,37 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'kubectl-rayha;query' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Query this URL directly (ingress, load balancer, a local port)')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Request path, replacing the URL''s [default: the URL''s path]')
+            [CompletionResult]::new('-X', '-X ', [CompletionResultType]::ParameterName, 'HTTP method')
+            [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'HTTP method')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Request body [default: the guide''s ["PEAR", 12]]')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Request body [default: the guide''s ["PEAR", 12]]')
+            [CompletionResult]::new('--data-file', '--data-file', [CompletionResultType]::ParameterName, 'Request body from a file')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Extra request header, repeatable')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Extra request header, repeatable')
+            [CompletionResult]::new('--expect', '--expect', [CompletionResultType]::ParameterName, 'Body every reply must have, whitespace-trimmed [default: 12 for the guide''s request]')
+            [CompletionResult]::new('--expect-status', '--expect-status', [CompletionResultType]::ParameterName, 'Status every reply must have [default: any 2xx]')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Requests in flight at once [default: 1; 64 with --rate]')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Requests in flight at once [default: 1; 64 with --rate]')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Open loop: send R requests per second whatever the replies take')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Stop after N requests')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this long, e.g. 30s or 2m [default: run until Ctrl-C]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Per-request timeout')
+            [CompletionResult]::new('--max-failures', '--max-failures', [CompletionResultType]::ParameterName, 'Exit 1 when more than N requests fail')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of the summary')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of the summary')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Name of the kubeconfig context to use')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('--keep-alive', '--keep-alive', [CompletionResultType]::ParameterName, 'Reuse connections; by default each request opens a fresh one so a Service balances each anew')
+            [CompletionResult]::new('--print-each', '--print-each', [CompletionResultType]::ParameterName, 'Print the guide''s `req_index : N, num_fail: F` line for every request')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'kubectl-rayha;completion' {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
@@ -108,6 +140,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
         'kubectl-rayha;help' {
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester')
             [CompletionResult]::new('lint', 'lint', [CompletionResultType]::ParameterValue, 'Check RayService manifests against the HA invariants and explain each miss')
+            [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Send the guide''s request in a loop (one in flight by default) and measure the answers')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('__complete', '__complete', [CompletionResultType]::ParameterValue, 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -117,6 +150,9 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             break
         }
         'kubectl-rayha;help;lint' {
+            break
+        }
+        'kubectl-rayha;help;query' {
             break
         }
         'kubectl-rayha;help;completion' {

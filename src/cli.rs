@@ -43,6 +43,8 @@ pub enum Command {
     Generate(Box<GenerateArgs>),
     /// Check RayService manifests against the HA invariants and explain each miss
     Lint(LintArgs),
+    /// Send the guide's request in a loop (one in flight by default) and measure the answers
+    Query(Box<QueryArgs>),
     /// Print a shell completion script
     Completion(CompletionArgs),
     /// Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)
@@ -175,6 +177,68 @@ pub struct LintArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = LintOutput::Text)]
     pub output: LintOutput,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum QueryOutput {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Query this URL directly (ingress, load balancer, a local port)
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Request path, replacing the URL's [default: the URL's path]
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// HTTP method
+    #[arg(long, short = 'X', default_value = "POST", value_name = "METHOD")]
+    pub method: String,
+    /// Request body [default: the guide's ["PEAR", 12]]
+    #[arg(long, short = 'd', value_name = "BODY")]
+    pub data: Option<String>,
+    /// Request body from a file
+    #[arg(long, value_name = "FILE")]
+    pub data_file: Option<PathBuf>,
+    /// Extra request header, repeatable
+    #[arg(long, short = 'H', value_name = "NAME: VALUE")]
+    pub header: Vec<String>,
+    /// Body every reply must have, whitespace-trimmed [default: 12 for the guide's request]
+    #[arg(long, value_name = "BODY")]
+    pub expect: Option<String>,
+    /// Status every reply must have [default: any 2xx]
+    #[arg(long, value_name = "CODE")]
+    pub expect_status: Option<u16>,
+    /// Requests in flight at once [default: 1; 64 with --rate]
+    #[arg(long, short = 'c', value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Open loop: send R requests per second whatever the replies take
+    #[arg(long, value_name = "R", allow_negative_numbers = true)]
+    pub rate: Option<f64>,
+    /// Stop after N requests
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after this long, e.g. 30s or 2m [default: run until Ctrl-C]
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Per-request timeout
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub timeout: String,
+    /// Reuse connections; by default each request opens a fresh one so a Service balances each anew
+    #[arg(long)]
+    pub keep_alive: bool,
+    /// Print the guide's `req_index : N, num_fail: F` line for every request
+    #[arg(long)]
+    pub print_each: bool,
+    /// Exit 1 when more than N requests fail
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<u64>,
+    /// Output format of the summary
+    #[arg(short = 'o', long, value_enum, default_value_t = QueryOutput::Text)]
+    pub output: QueryOutput,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,6 +6,7 @@ pub mod error;
 pub mod generate;
 pub mod lint;
 pub mod params;
+pub mod query;
 pub mod serve_config;
 pub mod templates;
 pub mod validate;

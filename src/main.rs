@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use rayha::cli::{Cli, Command};
-use rayha::{Error, completion, generate, lint};
+use rayha::{Error, completion, generate, lint, query};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse_from(arguments()) {
@@ -38,6 +38,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Generate(args) => generate::run(*args, &cli.global).map(|_| ExitCode::SUCCESS),
         Command::Lint(args) => lint::run(args).map(|ok| {
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }),
+        Command::Query(args) => query::run(*args).map(|ok| {
             if ok {
                 ExitCode::SUCCESS
             } else {

@@ -1,0 +1,166 @@
+//! The load loop: closed-loop (N requests in flight, one by default, like the guide's query.py)
+//! or open-loop at a fixed rate (latency counted from the intended send time, so a stall shows
+//! as latency instead of silently lowering the rate). Each finished request becomes a `Sample`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cause {
+    /// No connection: refused, unreachable, reset while connecting.
+    Connect(String),
+    /// No complete reply within the per-request timeout.
+    Timeout,
+    /// A reply with an unexpected status.
+    Status(u16),
+    /// A reply with the expected status but not the expected body.
+    WrongBody,
+    /// The connection broke after the request was sent.
+    Io(String),
+    /// The reply was not HTTP/1.x.
+    Protocol(String),
+}
+
+impl Cause {
+    /// The cause's class, for counting: connect, timeout, http_status, wrong_body, io, protocol.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Cause::Connect(_) => "connect",
+            Cause::Timeout => "timeout",
+            Cause::Status(_) => "http_status",
+            Cause::WrongBody => "wrong_body",
+            Cause::Io(_) => "io",
+            Cause::Protocol(_) => "protocol",
+        }
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cause::Connect(e) => write!(f, "connect: {e}"),
+            Cause::Timeout => write!(f, "timeout"),
+            Cause::Status(s) => write!(f, "HTTP {s}"),
+            Cause::WrongBody => write!(f, "wrong body"),
+            Cause::Io(e) => write!(f, "io: {e}"),
+            Cause::Protocol(e) => write!(f, "protocol: {e}"),
+        }
+    }
+}
+
+impl Serialize for Cause {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// One finished request.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub index: u64,
+    /// When it was meant to be sent (open loop) or was sent (closed loop).
+    pub intended: Instant,
+    pub finished: Instant,
+    pub outcome: Result<(), Cause>,
+}
+
+impl Sample {
+    pub fn latency(&self) -> Duration {
+        self.finished.saturating_duration_since(self.intended)
+    }
+}
+
+/// How much load, for how long.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub concurrency: usize,
+    /// Requests per second (open loop); None for closed loop.
+    pub rate: Option<f64>,
+    pub count: Option<u64>,
+    pub duration: Option<Duration>,
+}
+
+/// Sends one request; each worker owns one (its connection slot).
+pub trait Requester: Send + 'static {
+    fn request(&mut self) -> impl Future<Output = Result<(), Cause>> + Send;
+}
+
+/// Stops the load from outside (Ctrl-C, the end of a drill).
+#[derive(Clone, Default)]
+pub struct StopHandle(Arc<AtomicBool>);
+
+impl StopHandle {
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs the load with one requester per worker and streams samples into `tx`. Returns when the
+/// count or duration is reached or `stop` is set; requests in flight then finish first.
+pub async fn run<R: Requester>(
+    shape: Shape,
+    requesters: Vec<R>,
+    tx: mpsc::UnboundedSender<Sample>,
+    stop: StopHandle,
+) {
+    let start = Instant::now();
+    let deadline = shape.duration.map(|d| start + d);
+    let next_index = Arc::new(AtomicU64::new(0));
+    let mut workers = Vec::new();
+    for mut requester in requesters {
+        let tx = tx.clone();
+        let stop = stop.clone();
+        let next_index = next_index.clone();
+        let shape = shape.clone();
+        workers.push(tokio::spawn(async move {
+            loop {
+                if stop.stopped() || deadline.is_some_and(|d| Instant::now() >= d) {
+                    break;
+                }
+                let index = next_index.fetch_add(1, Ordering::SeqCst);
+                if shape.count.is_some_and(|c| index >= c) {
+                    break;
+                }
+                let intended = match shape.rate {
+                    // Open loop: request i is due at start + i/rate, whoever sends it.
+                    Some(rate) => {
+                        let due = start + Duration::from_secs_f64(index as f64 / rate);
+                        if deadline.is_some_and(|d| due >= d) {
+                            break;
+                        }
+                        let now = Instant::now();
+                        if due > now {
+                            tokio::time::sleep_until(due.into()).await;
+                        }
+                        due
+                    }
+                    None => Instant::now(),
+                };
+                let outcome = requester.request().await;
+                let sample = Sample {
+                    index,
+                    intended,
+                    finished: Instant::now(),
+                    outcome,
+                };
+                if tx.send(sample).is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    drop(tx);
+    for w in workers {
+        let _ = w.await;
+    }
+}

@@ -1,0 +1,378 @@
+//! A minimal HTTP/1.1 client for the query loop: one prepared request, sent again and again, over
+//! a kept-alive connection or a fresh one each time. Small and allocation-free in steady state, so
+//! the tool measures the server and not itself.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::engine::Cause;
+
+/// What the server answered.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body_matches: bool,
+}
+
+/// A parsed `http://host:port/path?query` URL.
+#[derive(Debug, Clone)]
+pub struct Url {
+    pub host: String,
+    pub port: u16,
+    pub path_and_query: String,
+}
+
+impl Url {
+    pub fn parse(url: &str) -> Result<Url, String> {
+        let rest = url.strip_prefix("http://").ok_or_else(|| {
+            if url.starts_with("https://") {
+                "https is not supported by --url; use plain http (the serve port speaks http)"
+                    .to_string()
+            } else {
+                format!("must start with http:// (got {url:?})")
+            }
+        })?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
+                h.to_string(),
+                p.parse::<u16>()
+                    .map_err(|_| format!("port must be a number from 1 to 65535 (got {p:?})"))?,
+            ),
+            _ => (authority.to_string(), 80),
+        };
+        if host.is_empty() {
+            return Err(format!("has no host (got {url:?})"));
+        }
+        Ok(Url {
+            host,
+            port,
+            path_and_query: path.to_string(),
+        })
+    }
+}
+
+/// The request to send, serialised once.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    bytes: Vec<u8>,
+    expect_status: Option<u16>,
+    expect_body: Option<Vec<u8>>,
+}
+
+impl Prepared {
+    pub fn new(
+        url: &Url,
+        method: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+        keep_alive: bool,
+        expect_status: Option<u16>,
+        expect_body: Option<&str>,
+    ) -> Prepared {
+        let mut head = format!(
+            "{method} {} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: kubectl-rayha\r\n",
+            url.path_and_query, url.host, url.port
+        );
+        let has = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !body.is_empty() || method != "GET" {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        if !body.is_empty() && !has("content-type") {
+            head.push_str("Content-Type: application/json\r\n");
+        }
+        if !keep_alive {
+            head.push_str("Connection: close\r\n");
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(body);
+        Prepared {
+            bytes,
+            expect_status,
+            expect_body: expect_body.map(|b| b.trim().as_bytes().to_vec()),
+        }
+    }
+}
+
+/// One client connection slot: keeps its stream between requests when keep-alive is on.
+pub struct Conn {
+    addr: SocketAddr,
+    keep_alive: bool,
+    stream: Option<TcpStream>,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    pub fn new(addr: SocketAddr, keep_alive: bool) -> Conn {
+        Conn {
+            addr,
+            keep_alive,
+            stream: None,
+            buf: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Sends the request and reads the reply within `timeout`.
+    pub async fn send(&mut self, req: &Prepared, timeout: Duration) -> Result<Reply, Cause> {
+        match tokio::time::timeout(timeout, self.exchange(req)).await {
+            Ok(result) => {
+                if result.is_err() || !self.keep_alive {
+                    self.stream = None;
+                }
+                result
+            }
+            Err(_) => {
+                self.stream = None;
+                Err(Cause::Timeout)
+            }
+        }
+    }
+
+    async fn exchange(&mut self, req: &Prepared) -> Result<Reply, Cause> {
+        let reused = self.stream.is_some();
+        if self.stream.is_none() {
+            let s = TcpStream::connect(self.addr)
+                .await
+                .map_err(|e| Cause::Connect(e.kind().to_string()))?;
+            let _ = s.set_nodelay(true);
+            self.stream = Some(s);
+        }
+        let stream = self.stream.as_mut().expect("connected above");
+        if let Err(e) = stream.write_all(&req.bytes).await {
+            // A kept-alive connection the server closed meanwhile: retry once on a new one.
+            if reused {
+                self.stream = None;
+                return Box::pin(self.exchange(req)).await;
+            }
+            return Err(Cause::Io(e.kind().to_string()));
+        }
+        match read_response(stream, &mut self.buf).await {
+            Ok((status, body, close)) => {
+                if close {
+                    self.stream = None;
+                }
+                let status_ok = match req.expect_status {
+                    Some(s) => status == s,
+                    None => (200..300).contains(&status),
+                };
+                if !status_ok {
+                    return Err(Cause::Status(status));
+                }
+                let body_matches = req
+                    .expect_body
+                    .as_deref()
+                    .is_none_or(|want| trim(&self.buf[body.clone()]) == want);
+                if !body_matches {
+                    return Err(Cause::WrongBody);
+                }
+                Ok(Reply {
+                    status,
+                    body_matches,
+                })
+            }
+            Err(ReadError::ClosedBeforeReply) if reused => {
+                self.stream = None;
+                Box::pin(self.exchange(req)).await
+            }
+            Err(ReadError::ClosedBeforeReply) => {
+                Err(Cause::Io("connection closed before a reply".into()))
+            }
+            Err(ReadError::Io(e)) => Err(Cause::Io(e)),
+            Err(ReadError::Malformed(m)) => Err(Cause::Protocol(m)),
+        }
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &b[start..end]
+}
+
+enum ReadError {
+    ClosedBeforeReply,
+    Io(String),
+    Malformed(String),
+}
+
+/// Reads one response into `buf`; returns the status, the body's range in `buf` and whether
+/// the server will close the connection.
+async fn read_response(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+) -> Result<(u16, std::ops::Range<usize>, bool), ReadError> {
+    buf.clear();
+    let header_end = loop {
+        if let Some(i) = find(buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > 64 * 1024 {
+            return Err(ReadError::Malformed("response headers over 64 KiB".into()));
+        }
+        if fill(stream, buf).await? == 0 {
+            return Err(if buf.is_empty() {
+                ReadError::ClosedBeforeReply
+            } else {
+                ReadError::Malformed("connection closed inside the headers".into())
+            });
+        }
+    };
+    let head = std::str::from_utf8(&buf[..header_end])
+        .map_err(|_| ReadError::Malformed("headers are not text".into()))?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let mut parts = status_line.split(' ');
+    let version = parts.next().unwrap_or("");
+    let status: u16 = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .filter(|_| version.starts_with("HTTP/1."))
+        .ok_or_else(|| ReadError::Malformed(format!("bad status line {status_line:?}")))?;
+    let mut content_length: Option<usize> = None;
+    let mut chunked = false;
+    let mut close = version == "HTTP/1.0";
+    for line in lines {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let v = v.trim();
+        if k.eq_ignore_ascii_case("content-length") {
+            content_length = v.parse().ok();
+        } else if k.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = v.eq_ignore_ascii_case("chunked");
+        } else if k.eq_ignore_ascii_case("connection") {
+            close = v.eq_ignore_ascii_case("close");
+        }
+    }
+    if chunked {
+        return read_chunked(stream, buf, header_end)
+            .await
+            .map(|r| (status, r, close));
+    }
+    match content_length {
+        Some(n) => {
+            while buf.len() < header_end + n {
+                if fill(stream, buf).await? == 0 {
+                    return Err(ReadError::Malformed(
+                        "connection closed inside the body".into(),
+                    ));
+                }
+            }
+            Ok((status, header_end..header_end + n, close))
+        }
+        None if status == 204 || status == 304 || (100..200).contains(&status) => {
+            Ok((status, header_end..header_end, close))
+        }
+        None => {
+            // Body until the server closes.
+            while fill(stream, buf).await? > 0 {}
+            Ok((status, header_end..buf.len(), true))
+        }
+    }
+}
+
+/// Decodes a chunked body in place at the end of `buf`; returns its range.
+async fn read_chunked(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    start: usize,
+) -> Result<std::ops::Range<usize>, ReadError> {
+    let mut body = Vec::new();
+    let mut pos = start;
+    loop {
+        let line_end = loop {
+            if let Some(i) = find(&buf[pos..], b"\r\n") {
+                break pos + i;
+            }
+            if fill(stream, buf).await? == 0 {
+                return Err(ReadError::Malformed(
+                    "connection closed inside a chunk".into(),
+                ));
+            }
+        };
+        let size_text = std::str::from_utf8(&buf[pos..line_end]).unwrap_or("");
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| ReadError::Malformed(format!("bad chunk size {size_text:?}")))?;
+        pos = line_end + 2;
+        while buf.len() < pos + size + 2 {
+            if fill(stream, buf).await? == 0 {
+                return Err(ReadError::Malformed(
+                    "connection closed inside a chunk".into(),
+                ));
+            }
+        }
+        if size == 0 {
+            break;
+        }
+        body.extend_from_slice(&buf[pos..pos + size]);
+        pos += size + 2;
+    }
+    let begin = buf.len();
+    buf.extend_from_slice(&body);
+    Ok(begin..buf.len())
+}
+
+async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<usize, ReadError> {
+    let len = buf.len();
+    buf.resize(len + 4096, 0);
+    match stream.read(&mut buf[len..]).await {
+        Ok(n) => {
+            buf.truncate(len + n);
+            Ok(n)
+        }
+        Err(e) => {
+            buf.truncate(len);
+            Err(ReadError::Io(e.kind().to_string()))
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = Url::parse("http://127.0.0.1:8000/fruit/").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path_and_query.as_str()),
+            ("127.0.0.1", 8000, "/fruit/")
+        );
+        let u = Url::parse("http://svc").unwrap();
+        assert_eq!((u.port, u.path_and_query.as_str()), (80, "/"));
+        assert!(Url::parse("https://x/").is_err());
+        assert!(Url::parse("ftp://x/").is_err());
+        assert!(Url::parse("http://x:99999/").is_err());
+    }
+
+    #[test]
+    fn request_bytes() {
+        let u = Url::parse("http://h:8000/fruit/").unwrap();
+        let p = Prepared::new(&u, "POST", &[], br#"["PEAR", 12]"#, false, None, Some("12"));
+        let text = String::from_utf8(p.bytes.clone()).unwrap();
+        assert!(text.starts_with("POST /fruit/ HTTP/1.1\r\nHost: h:8000\r\n"));
+        assert!(text.contains("Content-Length: 12\r\n"));
+        assert!(text.contains("Connection: close\r\n"));
+        assert!(text.ends_with("\r\n\r\n[\"PEAR\", 12]"));
+    }
+}

@@ -1,0 +1,439 @@
+//! `kubectl rayha query`: the guide's query loop (one request in flight, fresh connection each
+//! time), measured: counts, failures by cause, latency percentiles, failure windows, and an exit
+//! code that can gate a pipeline.
+
+pub mod engine;
+pub mod http;
+pub mod stats;
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::cli::{QueryArgs, QueryOutput};
+use crate::error::{Error, Result};
+use crate::params::{FRUIT_ANSWER, FRUIT_REQUEST};
+use engine::{Cause, Requester, Shape, StopHandle};
+use http::{Conn, Prepared, Url};
+use stats::{Recorder, Summary};
+
+/// In-flight requests for an open-loop run when --concurrency is not given.
+const OPEN_LOOP_DEFAULT_CONCURRENCY: usize = 64;
+
+/// Everything the report says about how the load was made.
+#[derive(Debug, Clone, Serialize)]
+pub struct Setup {
+    pub route: String,
+    pub url: String,
+    pub method: String,
+    /// "keep-alive" or "fresh" (a new TCP connection per request).
+    pub connection: String,
+    pub concurrency: usize,
+    pub rate_per_s: Option<f64>,
+    pub count: Option<u64>,
+    pub duration_s: Option<f64>,
+    pub timeout_s: f64,
+    pub expect_status: Option<u16>,
+    pub expect_body: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub max_failures: Option<u64>,
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub setup: Setup,
+    pub summary: Summary,
+    pub verdict: Verdict,
+    pub interrupted: bool,
+}
+
+/// Parses `500ms`, `30s`, `2m`, `1h`, or a plain number of seconds.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("must be a duration such as 500ms, 30s, 2m or 1h (got {text:?})"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => {
+            return Err(format!(
+                "must be a duration such as 500ms, 30s, 2m or 1h (got {text:?})"
+            ));
+        }
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("must be a positive duration (got {text:?})"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+struct Plan {
+    setup: Setup,
+    shape: Shape,
+    addr: SocketAddr,
+    prepared: Prepared,
+    keep_alive: bool,
+    timeout: Duration,
+}
+
+fn plan(args: &QueryArgs) -> Result<Plan> {
+    let raw = args.url.as_deref().ok_or_else(|| {
+        Error::usage("--url is required: the URL to query, e.g. http://127.0.0.1:8000/fruit/")
+    })?;
+    let mut url = Url::parse(raw).map_err(|e| Error::invalid("url", e))?;
+    if let Some(path) = &args.path {
+        if !path.starts_with('/') {
+            return Err(Error::invalid(
+                "path",
+                format!("must start with '/' (got {path:?})"),
+            ));
+        }
+        url.path_and_query = path.clone();
+    }
+    let body: Vec<u8> = match (&args.data, &args.data_file) {
+        (Some(_), Some(_)) => return Err(Error::usage("--data cannot be used with --data-file")),
+        (Some(d), None) => d.as_bytes().to_vec(),
+        (None, Some(f)) => std::fs::read(f)
+            .map_err(|e| Error::failed(format!("--data-file {}: cannot read: {e}", f.display())))?,
+        (None, None) => FRUIT_REQUEST.as_bytes().to_vec(),
+    };
+    // The guide's answer is only expected for the guide's request.
+    let guide_request = args.data.is_none() && args.data_file.is_none();
+    let expect_body = match (&args.expect, guide_request) {
+        (Some(b), _) => Some(b.clone()),
+        (None, true) => Some(FRUIT_ANSWER.to_string()),
+        (None, false) => None,
+    };
+    let mut headers = Vec::new();
+    for h in &args.header {
+        let (k, v) = h
+            .split_once(':')
+            .filter(|(k, _)| !k.trim().is_empty() && !k.contains(' '))
+            .ok_or_else(|| {
+                Error::invalid("header", format!("must be 'Name: value' (got {h:?})"))
+            })?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let method = args.method.to_uppercase();
+    if method.is_empty() || !method.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Err(Error::invalid(
+            "method",
+            format!(
+                "must be an HTTP method such as GET or POST (got {:?})",
+                args.method
+            ),
+        ));
+    }
+    let timeout = parse_duration(&args.timeout).map_err(|e| Error::invalid("timeout", e))?;
+    if timeout.is_zero() {
+        return Err(Error::invalid("timeout", "must be more than 0"));
+    }
+    let duration = args
+        .duration
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(|e| Error::invalid("duration", e))?;
+    if let Some(rate) = args.rate
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        return Err(Error::invalid(
+            "rate",
+            format!("must be a positive number of requests per second (got {rate})"),
+        ));
+    }
+    let concurrency = match (args.concurrency, args.rate) {
+        (Some(0), _) => return Err(Error::invalid("concurrency", "must be at least 1")),
+        (Some(n), _) => n,
+        (None, Some(_)) => OPEN_LOOP_DEFAULT_CONCURRENCY,
+        (None, None) => 1,
+    };
+    if args.count == Some(0) {
+        return Err(Error::invalid("count", "must be at least 1"));
+    }
+    let addr = resolve(&url)?;
+    let keep_alive = args.keep_alive;
+    let prepared = Prepared::new(
+        &url,
+        &method,
+        &headers,
+        &body,
+        keep_alive,
+        args.expect_status,
+        expect_body.as_deref(),
+    );
+    Ok(Plan {
+        setup: Setup {
+            route: "url".into(),
+            url: format!("http://{}:{}{}", url.host, url.port, url.path_and_query),
+            method,
+            connection: if keep_alive { "keep-alive" } else { "fresh" }.into(),
+            concurrency,
+            rate_per_s: args.rate,
+            count: args.count,
+            duration_s: duration.map(|d| d.as_secs_f64()),
+            timeout_s: timeout.as_secs_f64(),
+            expect_status: args.expect_status,
+            expect_body,
+        },
+        shape: Shape {
+            concurrency,
+            rate: args.rate,
+            count: args.count,
+            duration,
+        },
+        addr,
+        prepared,
+        keep_alive,
+        timeout,
+    })
+}
+
+/// Resolved once: the loop measures the server, not the resolver.
+fn resolve(url: &Url) -> Result<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let host = url.host.trim_start_matches('[').trim_end_matches(']');
+    (host, url.port)
+        .to_socket_addrs()
+        .map_err(|e| Error::failed(format!("cannot resolve {}: {e}", url.host)))?
+        .next()
+        .ok_or_else(|| Error::failed(format!("cannot resolve {}: no address", url.host)))
+}
+
+/// One worker's requester over the raw HTTP client.
+struct HttpRequester {
+    conn: Conn,
+    prepared: std::sync::Arc<Prepared>,
+    timeout: Duration,
+}
+
+impl Requester for HttpRequester {
+    async fn request(&mut self) -> std::result::Result<(), Cause> {
+        self.conn
+            .send(&self.prepared, self.timeout)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Runs the subcommand; returns whether the verdict passed.
+pub fn run(args: QueryArgs) -> Result<bool> {
+    let plan = plan(&args)?;
+    let runtime = if plan.shape.concurrency == 1 && plan.shape.rate.is_none() {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    }
+    .map_err(|e| Error::failed(format!("cannot start the runtime: {e}")))?;
+    let report = runtime.block_on(drive(plan, &args));
+    print_report(&report, args.output);
+    Ok(report.verdict.passed)
+}
+
+async fn drive(plan: Plan, args: &QueryArgs) -> Report {
+    let stop = StopHandle::default();
+    let prepared = std::sync::Arc::new(plan.prepared);
+    let requesters: Vec<HttpRequester> = (0..plan.shape.concurrency)
+        .map(|_| HttpRequester {
+            conn: Conn::new(plan.addr, plan.keep_alive),
+            prepared: prepared.clone(),
+            timeout: plan.timeout,
+        })
+        .collect();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let start = Instant::now();
+    let load = tokio::spawn(engine::run(
+        plan.shape.clone(),
+        requesters,
+        tx,
+        stop.clone(),
+    ));
+    let ctrl_c = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.stop();
+            }
+        })
+    };
+    let live = std::io::stderr().is_terminal() && !args.print_each;
+    let mut recorder = Recorder::new(start);
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut stdout = std::io::stdout().lock();
+    loop {
+        tokio::select! {
+            sample = rx.recv() => match sample {
+                Some(s) => {
+                    let failed = s.outcome.is_err();
+                    recorder.record(&s);
+                    if args.print_each {
+                        // The guide's query.py line, then what went wrong.
+                        let _ = writeln!(stdout, "req_index : {}, num_fail: {}", recorder.requests() - 1, recorder.failures());
+                        if failed && let Err(cause) = &s.outcome {
+                            let _ = writeln!(stdout, "failed: {cause}");
+                        }
+                    }
+                }
+                None => break,
+            },
+            _ = tick.tick(), if live => print_live(&recorder, start),
+        }
+    }
+    drop(stdout);
+    let _ = load.await;
+    ctrl_c.abort();
+    recorder.finish(Instant::now());
+    if live {
+        eprint!("\r\x1b[2K");
+    }
+    let summary = recorder.summary();
+    let passed = args.max_failures.is_none_or(|max| summary.failures <= max);
+    Report {
+        setup: plan.setup,
+        summary,
+        verdict: Verdict {
+            max_failures: args.max_failures,
+            passed,
+        },
+        interrupted: stop.stopped(),
+    }
+}
+
+fn print_live(r: &Recorder, start: Instant) {
+    let elapsed = start.elapsed().as_secs_f64().max(1e-9);
+    let p = |q| {
+        r.percentile_ms(q)
+            .map_or("-".to_string(), |v| format!("{v:.2}ms"))
+    };
+    eprint!(
+        "\r\x1b[2Krequests {}  failures {}  rate {:.0}/s  p50 {}  p99 {}",
+        r.requests(),
+        r.failures(),
+        r.requests() as f64 / elapsed,
+        p(0.5),
+        p(0.99)
+    );
+}
+
+fn print_report(report: &Report, output: QueryOutput) {
+    match output {
+        QueryOutput::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(report).expect("report serialises")
+        ),
+        QueryOutput::Text => print!("{}", render_text(report)),
+    }
+}
+
+/// The human summary.
+pub fn render_text(report: &Report) -> String {
+    let (su, s) = (&report.setup, &report.summary);
+    let mut out = String::new();
+    let shape = match su.rate_per_s {
+        Some(r) => format!("open loop at {r}/s, up to {} in flight", su.concurrency),
+        None => format!("{} in flight", su.concurrency),
+    };
+    let conn = if su.connection == "fresh" {
+        "a fresh connection per request"
+    } else {
+        "kept-alive connections"
+    };
+    out.push_str(&format!("{} {} ({shape}, {conn})\n", su.method, su.url));
+    out.push_str(&format!(
+        "requests {}, successes {}, failures {} in {:.2} s ({:.1} req/s){}\n",
+        s.requests,
+        s.successes,
+        s.failures,
+        s.duration_s,
+        s.rate_per_s,
+        if report.interrupted {
+            ", interrupted"
+        } else {
+            ""
+        }
+    ));
+    if let Some(l) = &s.latency_ms {
+        out.push_str(&format!(
+            "latency ms: min {:.2}  p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}\n",
+            l.min, l.p50, l.p90, l.p99, l.p999, l.max
+        ));
+    }
+    if s.failures > 0 {
+        let causes: Vec<String> = s
+            .failures_by_cause
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        out.push_str(&format!("failures by cause: {}\n", causes.join(", ")));
+        out.push_str(&format!(
+            "first failure at {:.3} s, last at {:.3} s\n",
+            s.first_failure_s.unwrap_or(0.0),
+            s.last_failure_s.unwrap_or(0.0)
+        ));
+        for w in s.failure_windows.iter().take(10) {
+            let causes: Vec<String> = w.causes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            out.push_str(&format!(
+                "  failing {:.3}–{:.3} s: {} request(s), {}\n",
+                w.start_s,
+                w.end_s,
+                w.failures,
+                causes.join(", ")
+            ));
+        }
+        if s.failure_windows.len() > 10 {
+            out.push_str(&format!(
+                "  … {} more window(s) in -o json\n",
+                s.failure_windows.len() - 10
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "longest without a success: {:.3} s\n",
+        s.longest_without_success_s
+    ));
+    if let Some(max) = report.verdict.max_failures {
+        out.push_str(&format!(
+            "verdict: {} ({} failure(s), at most {max} allowed)\n",
+            if report.verdict.passed {
+                "PASS"
+            } else {
+                "FAIL"
+            },
+            s.failures
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+}

@@ -1,0 +1,297 @@
+//! `kubectl rayha query --url` against a local server that fails on purpose, phase by phase:
+//! each failure must be counted under its cause, and each failure window must match the server's
+//! own log to within 50 ms.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    Ok,
+    Refuse,
+    Unavailable,
+    WrongBody,
+    Stall,
+}
+
+fn now_unix() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+fn listener(port: u16) -> TcpListener {
+    let s = TcpSocket::new_v4().unwrap();
+    s.set_reuseaddr(true).unwrap();
+    s.bind(([127, 0, 0, 1], port).into()).unwrap();
+    s.listen(128).unwrap()
+}
+
+/// Serves `12` with one write per reply, or fails the way `mode` says.
+async fn serve(l: TcpListener, mode: Arc<Mutex<Mode>>) {
+    loop {
+        let Ok((mut s, _)) = l.accept().await else {
+            return;
+        };
+        let mode = mode.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            let mut have = 0;
+            loop {
+                let Ok(n) = s.read(&mut buf[have..]).await else {
+                    return;
+                };
+                if n == 0 {
+                    return;
+                }
+                have += n;
+                let text = String::from_utf8_lossy(&buf[..have]).to_string();
+                let Some(end) = text.find("\r\n\r\n") else {
+                    continue;
+                };
+                let len: usize = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if have < end + 4 + len {
+                    continue;
+                }
+                have = 0;
+                let current = *mode.lock().unwrap();
+                let reply: &[u8] = match current {
+                    Mode::Unavailable => {
+                        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
+                    }
+                    Mode::WrongBody => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n11",
+                    Mode::Stall => {
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                        return;
+                    }
+                    _ => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n12",
+                };
+                if s.write_all(reply).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn each_failure_is_counted_under_its_cause_and_timed_like_the_server_log() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let port = {
+        let _g = rt.enter();
+        let l = listener(0);
+        l.local_addr().unwrap().port()
+    };
+    let mode = Arc::new(Mutex::new(Mode::Ok));
+    // The server's log: (mode, from, to) in Unix seconds.
+    let log: Arc<Mutex<Vec<(Mode, f64, f64)>>> = Arc::default();
+    let script = [
+        Mode::Ok,
+        Mode::Refuse,
+        Mode::Ok,
+        Mode::Unavailable,
+        Mode::Ok,
+        Mode::WrongBody,
+        Mode::Ok,
+        Mode::Stall,
+        Mode::Ok,
+    ];
+    let phase = Duration::from_millis(300);
+    let server = {
+        let (mode, log) = (mode.clone(), log.clone());
+        rt.spawn(async move {
+            let mut task = Some(tokio::spawn(serve(listener(port), mode.clone())));
+            tokio::time::sleep(Duration::from_millis(200)).await; // the client starts meanwhile
+            for m in script {
+                let from = now_unix();
+                if m == Mode::Refuse {
+                    task.take().unwrap().abort();
+                } else if task.is_none() {
+                    task = Some(tokio::spawn(serve(listener(port), mode.clone())));
+                }
+                *mode.lock().unwrap() = m;
+                tokio::time::sleep(phase).await;
+                log.lock().unwrap().push((m, from, now_unix()));
+            }
+        })
+    };
+    let url = format!("http://127.0.0.1:{port}/fruit/");
+    let out = run(&[
+        "query",
+        "--url",
+        &url,
+        "--duration",
+        "3s",
+        "--timeout",
+        "40ms",
+        "-o",
+        "json",
+        "--max-failures",
+        "0",
+    ]);
+    rt.block_on(server).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "failures exceed --max-failures 0: {}",
+        stderr(&out)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &report["summary"];
+    assert_eq!(report["setup"]["connection"], "fresh");
+    for cause in ["connect", "http_status", "wrong_body", "timeout"] {
+        assert!(
+            s["failures_by_cause"][cause].as_u64().unwrap_or(0) > 0,
+            "no {cause} failures: {s:#}"
+        );
+    }
+    // Closing the listener may also reset a connection still in its backlog ("io").
+    for cause in s["failures_by_cause"].as_object().unwrap().keys() {
+        assert!(
+            ["connect", "http_status", "wrong_body", "timeout", "io"].contains(&cause.as_str()),
+            "{s:#}"
+        );
+    }
+    assert!(s["successes"].as_u64().unwrap() > 100);
+
+    let windows = s["failure_windows"].as_array().unwrap();
+    let bad: Vec<(Mode, f64, f64)> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .copied()
+        .filter(|(m, _, _)| *m != Mode::Ok)
+        .collect();
+    assert_eq!(
+        windows.len(),
+        bad.len(),
+        "one failure window per failing phase: {windows:#?}"
+    );
+    let expected_cause = |m: Mode| match m {
+        Mode::Refuse => "connect",
+        Mode::Unavailable => "http_status",
+        Mode::WrongBody => "wrong_body",
+        Mode::Stall => "timeout",
+        Mode::Ok => unreachable!(),
+    };
+    for (w, (m, from, to)) in windows.iter().zip(&bad) {
+        let causes = w["causes"].as_object().unwrap();
+        let main_cause = causes.iter().max_by_key(|(_, n)| n.as_u64()).unwrap().0;
+        assert_eq!(main_cause, expected_cause(*m), "{m:?}: {w}");
+        for c in causes.keys() {
+            assert!(
+                c == expected_cause(*m) || (*m == Mode::Refuse && c == "io"),
+                "{m:?}: {w}"
+            );
+        }
+        let (start, end) = (
+            w["start_unix"].as_f64().unwrap(),
+            w["end_unix"].as_f64().unwrap(),
+        );
+        assert!(
+            (start - from).abs() <= 0.050,
+            "{m:?} window starts at {start:.3}, server at {from:.3}"
+        );
+        assert!(
+            (end - to).abs() <= 0.050,
+            "{m:?} window ends at {end:.3}, server at {to:.3}"
+        );
+    }
+    // The longest stretch without a success is about one failing phase.
+    let gap = s["longest_without_success_s"].as_f64().unwrap();
+    assert!((0.25..=0.40).contains(&gap), "{gap}");
+}
+
+#[test]
+fn print_each_reproduces_the_guide_lines() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let l = rt.block_on(async { listener(0) });
+    let port = l.local_addr().unwrap().port();
+    let mode = Arc::new(Mutex::new(Mode::Ok));
+    let handle = std::thread::spawn(move || {
+        rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), serve(l, mode)).await })
+    });
+    let url = format!("http://127.0.0.1:{port}/fruit/");
+    let out = run(&[
+        "query",
+        "--url",
+        &url,
+        "--count",
+        "5",
+        "--print-each",
+        "--keep-alive",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for i in 0..5 {
+        assert!(
+            text.contains(&format!("req_index : {i}, num_fail: 0\n")),
+            "{text}"
+        );
+    }
+    assert!(text.contains("kept-alive connections"));
+    assert!(text.contains("requests 5, successes 5, failures 0"));
+    drop(handle);
+}
+
+#[test]
+fn bad_query_arguments_are_usage_errors() {
+    for (args, field) in [
+        (vec!["query"], "--url"),
+        (vec!["query", "--url", "https://x/"], "url"),
+        (
+            vec!["query", "--url", "http://127.0.0.1:1/", "--timeout", "soon"],
+            "timeout",
+        ),
+        (
+            vec!["query", "--url", "http://127.0.0.1:1/", "--rate", "-5"],
+            "rate",
+        ),
+        (
+            vec!["query", "--url", "http://127.0.0.1:1/", "-H", "nocolon"],
+            "header",
+        ),
+        (
+            vec![
+                "query",
+                "--url",
+                "http://127.0.0.1:1/",
+                "--concurrency",
+                "0",
+            ],
+            "concurrency",
+        ),
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{err}"
+        );
+        assert!(err.contains(field), "{args:?}: {err}");
+    }
+}
