@@ -28,11 +28,19 @@ install_apt() {
   fi
 }
 
+install_app() { # VENV-DIR: the rig's fruit app, built from a copy so the checkout stays clean
+  local tmp; tmp=$(mktemp -d)
+  cp -r "$HERE/../apps/." "$tmp/"
+  rm -rf "$tmp/build" "$tmp"/*.egg-info
+  "$1/bin/pip" install -q --disable-pip-version-check --no-deps --no-index --no-build-isolation --force-reinstall "$tmp" >/dev/null
+  rm -rf "$tmp"
+}
+
 install_ray() { # VERSION
   local v=$1 dir=$CACHE/ray-$1 t0=$SECONDS
   if [ -f "$dir/.complete" ]; then
     # keep the rig's app current (cheap, no network)
-    "$dir/bin/pip" install -q --no-deps --no-index --no-build-isolation "$HERE/../apps" >/dev/null 2>&1 || true
+    install_app "$dir"
     return 0
   fi
   log "creating Ray $v venv in $dir (ray[serve]==$v from PyPI)"
@@ -45,7 +53,7 @@ install_ray() { # VERSION
   "$PY" -m venv --upgrade "$dir" >/dev/null
   sed -i "1s|^#!.*$dir.tmp/bin/python.*|#!$dir/bin/python|" "$dir"/bin/* 2>/dev/null || true
   sed -i "s|$dir.tmp|$dir|g" "$dir/bin/activate"* 2>/dev/null || true
-  "$dir/bin/pip" install -q --no-deps --no-build-isolation "$HERE/../apps"
+  install_app "$dir"
   "$dir/bin/python" -c "import ray, ray.serve, rayha_fruit; print(ray.__version__)" >/dev/null
   echo "$((SECONDS - t0))" >"$dir/.install-seconds"
   date -u +%FT%TZ >"$dir/.complete"
