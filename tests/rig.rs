@@ -17,6 +17,17 @@ use serde_json::Value;
 
 type TestResult = Result<(), Failed>;
 
+/// A wait's timeout: `secs` (what fake kwok pods need, with margin), times
+/// `RAYHA_RIG_PATIENCE` (default 3) for rigs where pods run real Ray processes
+/// (part 2's node agent) on a busy 2-core machine.
+fn patience(secs: u64) -> Duration {
+    let factor = std::env::var("RAYHA_RIG_PATIENCE")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(3);
+    Duration::from_secs(secs * factor.max(1))
+}
+
 #[derive(Clone, Debug)]
 struct Rig {
     kubeconfig: PathBuf,
@@ -281,7 +292,7 @@ impl Namespace<'_> {
         ])?;
         wait_until(
             &format!("RayClusters in {ns} to be gone"),
-            Duration::from_secs(120),
+            patience(120),
             || {
                 Ok(self
                     .rig
@@ -294,7 +305,7 @@ impl Namespace<'_> {
             .kubectl(&["delete", "namespace", ns, "--wait=false"])?;
         wait_until(
             &format!("namespace {ns} to be deleted"),
-            Duration::from_secs(120),
+            patience(120),
             || match self.rig.kubectl(&["get", "namespace", ns, "-o", "name"]) {
                 Ok(_) => Ok(None),
                 Err(e) if e.contains("NotFound") => Ok(Some(())),
@@ -413,7 +424,7 @@ fn rayservice_ha_on_real_operator(rig: &Rig) -> TestResult {
     // The real operator creates a RayCluster owned by the RayService.
     let cluster = wait_until(
         "a RayCluster owned by RayService rayservice-ha",
-        Duration::from_secs(90),
+        patience(90),
         || {
             let rcs = rig.items(&["rayclusters.ray.io", "-n", ns_name])?;
             Ok(rcs
@@ -432,29 +443,25 @@ fn rayservice_ha_on_real_operator(rig: &Rig) -> TestResult {
     )?;
 
     // One head and two workers, Running on rig nodes with rig pod IPs.
-    let (head, workers) = wait_until(
-        "1 head and 2 worker pods Running",
-        Duration::from_secs(120),
-        || {
-            let heads = pods_of(rig, ns_name, &cluster, "head")?;
-            let workers = pods_of(rig, ns_name, &cluster, "worker")?;
-            let up_heads: Vec<Value> = heads
-                .iter()
-                .filter(|p| pod_is_up(rig, p).unwrap_or(false))
-                .cloned()
-                .collect();
-            let up_workers: Vec<Value> = workers
-                .iter()
-                .filter(|p| pod_is_up(rig, p).unwrap_or(false))
-                .cloned()
-                .collect();
-            for p in heads.iter().chain(workers.iter()) {
-                pod_is_up(rig, p)?; // surfaces a bad IP at once
-            }
-            Ok((up_heads.len() == 1 && up_workers.len() == 2)
-                .then(|| (up_heads[0].clone(), up_workers)))
-        },
-    )?;
+    let (head, workers) = wait_until("1 head and 2 worker pods Running", patience(120), || {
+        let heads = pods_of(rig, ns_name, &cluster, "head")?;
+        let workers = pods_of(rig, ns_name, &cluster, "worker")?;
+        let up_heads: Vec<Value> = heads
+            .iter()
+            .filter(|p| pod_is_up(rig, p).unwrap_or(false))
+            .cloned()
+            .collect();
+        let up_workers: Vec<Value> = workers
+            .iter()
+            .filter(|p| pod_is_up(rig, p).unwrap_or(false))
+            .cloned()
+            .collect();
+        for p in heads.iter().chain(workers.iter()) {
+            pod_is_up(rig, p)?; // surfaces a bad IP at once
+        }
+        Ok((up_heads.len() == 1 && up_workers.len() == 2)
+            .then(|| (up_heads[0].clone(), up_workers)))
+    })?;
     for p in std::iter::once(&head).chain(workers.iter()) {
         let node = s(p, "/spec/nodeName");
         if !node_names.iter().any(|n| n == node) {
@@ -485,15 +492,13 @@ fn rayservice_ha_on_real_operator(rig: &Rig) -> TestResult {
     // no dashboard answers, so here they must NOT exist yet, and the RayService must
     // not claim to be ready (part 2 runs real Ray and turns this into a positive check).
     let head_svc = format!("{cluster}-head-svc");
-    let svc = wait_until(
-        &format!("Service {head_svc}"),
-        Duration::from_secs(60),
-        || match rig.get_json(&["service", "-n", ns_name, &head_svc]) {
+    let svc = wait_until(&format!("Service {head_svc}"), patience(60), || {
+        match rig.get_json(&["service", "-n", ns_name, &head_svc]) {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.contains("NotFound") => Ok(None),
             Err(e) => Err(e),
-        },
-    )?;
+        }
+    })?;
     let ports: Vec<String> = svc
         .pointer("/spec/ports")
         .and_then(Value::as_array)
@@ -508,7 +513,7 @@ fn rayservice_ha_on_real_operator(rig: &Rig) -> TestResult {
     let head_ip = s(&head, "/status/podIP").to_string();
     wait_until(
         &format!("an EndpointSlice of {head_svc} with the head IP"),
-        Duration::from_secs(60),
+        patience(60),
         || {
             let slices = rig.items(&[
                 "endpointslices",
@@ -552,7 +557,7 @@ fn rayservice_ha_on_real_operator(rig: &Rig) -> TestResult {
     let old_name = s(&head, "/metadata/name").to_string();
     let t_delete = Instant::now();
     rig.kubectl(&["delete", "pod", "-n", ns_name, &old_name, "--wait=false"])?;
-    let new_head = wait_until("a new head pod Running", Duration::from_secs(120), || {
+    let new_head = wait_until("a new head pod Running", patience(120), || {
         let heads = pods_of(rig, ns_name, &cluster, "head")?;
         for p in &heads {
             if s(p, "/metadata/uid") != old_uid && pod_is_up(rig, p)? {
