@@ -31,6 +31,8 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -s h -l help -
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -s V -l version -d 'Print version'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "lint" -d 'Check RayService manifests against the HA invariants and explain each miss'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "apply" -d 'Server-side apply the HA bundle (or -f FILE): preflight, dry run, ordered apply, wait for Ready'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "delete" -d 'Delete everything kubectl-rayha created for a RayService (by its instance label)'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "query" -d 'Send the guide\'s request in a loop (one in flight by default) and measure the answers'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "__complete" -d 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)'
@@ -78,6 +80,56 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -s n -
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -s h -l help -d 'Print help'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -s f -l filename -d 'Apply the objects of this file (`-` for standard input) instead of a generated bundle' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l name -d 'RayService name (DNS-1035 label, at most 47 characters) [default: rayservice-ha]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l ray-version -d 'Ray version; also picks the image tag unless --image is given [default: 2.52.0]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l image -d 'Ray container image; its tag must match --ray-version [default: rayproject/ray:<ray-version>]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l kuberay-version -d 'KubeRay operator version the bundle targets; below 1.3 the legacy ft-enabled annotation is used [default: 1.7.0]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l worker-replicas -d 'Worker pods (desired) [default: the largest replica count of any Serve deployment]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l min-workers -d 'Worker group minReplicas [default: worker replicas]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l max-workers -d 'Worker group maxReplicas [default: max(5, worker replicas)]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l head-cpu -d 'CPU request and limit of the head pod [default: 1]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l head-memory -d 'Memory request of the head pod [default: 2Gi]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l head-memory-limit -d 'Memory limit of the head pod [default: 5Gi]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l worker-cpu -d 'CPU request and limit of each worker pod [default: 1]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l worker-memory -d 'Memory request and limit of each worker pod [default: 2Gi]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l serve-config -d 'Serve config file (the serveConfigV2 document); HA settings are enforced on every deployment' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l import-path -d 'Import path of a single Serve application [default: the sample\'s fruit app]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l working-dir -d 'runtime_env working_dir of the single application ("" for none) [default: the sample\'s zip]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l deployments -d 'Deployment names of the single application, comma separated [default: the fruit app\'s four]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l route-prefix -d 'Route prefix of the single application [default: /fruit]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l serve-replicas -d 'Replicas of each deployment of the single application (at least 2 for HA) [default: 2]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l redis-address -d 'Use an existing Redis at HOST:PORT; no Redis objects are emitted' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l redis-password-secret -d 'Use this existing Secret for the Redis password; no Secret is emitted' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l redis-password-key -d 'Key of the password inside the Secret [default: password]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l redis-image -d 'Redis image [default: redis:7.4.0]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l redis-storage -d 'Keep Redis /data on a PersistentVolumeClaim of this size (e.g. 1Gi) instead of an emptyDir' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l redis-storage-class -d 'StorageClass of the Redis PVC [default: the cluster\'s default class]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l external-storage-namespace -d 'Storage namespace for GCS state in Redis [default: chosen by KubeRay, the RayCluster UID]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l with-tester -d 'Also emit the tester pod and ConfigMap that run the one-in-flight query loop in the cluster' -r -f -a "true\t''
+false\t''"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l allow-non-ha -d 'Generate even when the numbers cannot give HA (warns instead of refusing)' -r -f -a "true\t''
+false\t''"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l values -d 'YAML file with the same keys as the generate flags; flags win' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l dry-run -d 'Only show what would be applied: client (no cluster) or server (the API server validates it)' -r -f -a "none\t''
+client\t''
+server\t''"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -s o -l output -d 'Print the applied objects in this format instead of one line per object' -r -f -a "yaml\t''
+json\t''"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l wait -d 'Wait until the RayService is Ready' -r -f -a "true\t''
+false\t''"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l timeout -d 'How long to wait, e.g. 10m' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l context -d 'Name of the kubeconfig context to use' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l force-conflicts -d 'Take over fields another field manager owns'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -s h -l help -d 'Print help'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l timeout -d 'How long to wait for KubeRay\'s cleanup (RayCluster and Redis keys), e.g. 5m' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l context -d 'Name of the kubeconfig context to use' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -s y -l yes -d 'Do not ask for confirmation'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -s h -l help -d 'Print help'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l url -d 'Query this URL directly (ingress, load balancer, a local port)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l path -d 'Request path, replacing the URL\'s [default: the URL\'s path]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s X -l method -d 'HTTP method' -r
@@ -108,9 +160,11 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" 
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -s h -l help -d 'Print help'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint query completion __complete help" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint query completion __complete help" -f -a "lint" -d 'Check RayService manifests against the HA invariants and explain each miss'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint query completion __complete help" -f -a "query" -d 'Send the guide\'s request in a loop (one in flight by default) and measure the answers'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint query completion __complete help" -f -a "completion" -d 'Print a shell completion script'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint query completion __complete help" -f -a "__complete" -d 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint query completion __complete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply delete query completion __complete help" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply delete query completion __complete help" -f -a "lint" -d 'Check RayService manifests against the HA invariants and explain each miss'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply delete query completion __complete help" -f -a "apply" -d 'Server-side apply the HA bundle (or -f FILE): preflight, dry run, ordered apply, wait for Ready'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply delete query completion __complete help" -f -a "delete" -d 'Delete everything kubectl-rayha created for a RayService (by its instance label)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply delete query completion __complete help" -f -a "query" -d 'Send the guide\'s request in a loop (one in flight by default) and measure the answers'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply delete query completion __complete help" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply delete query completion __complete help" -f -a "__complete" -d 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply delete query completion __complete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

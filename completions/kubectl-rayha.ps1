@@ -31,6 +31,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester')
             [CompletionResult]::new('lint', 'lint', [CompletionResultType]::ParameterValue, 'Check RayService manifests against the HA invariants and explain each miss')
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Server-side apply the HA bundle (or -f FILE): preflight, dry run, ordered apply, wait for Ready')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete everything kubectl-rayha created for a RayService (by its instance label)')
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Send the guide''s request in a loop (one in flight by default) and measure the answers')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('__complete', '__complete', [CompletionResultType]::ParameterValue, 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)')
@@ -88,6 +90,63 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'kubectl-rayha;apply' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Apply the objects of this file (`-` for standard input) instead of a generated bundle')
+            [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Apply the objects of this file (`-` for standard input) instead of a generated bundle')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'RayService name (DNS-1035 label, at most 47 characters) [default: rayservice-ha]')
+            [CompletionResult]::new('--ray-version', '--ray-version', [CompletionResultType]::ParameterName, 'Ray version; also picks the image tag unless --image is given [default: 2.52.0]')
+            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Ray container image; its tag must match --ray-version [default: rayproject/ray:<ray-version>]')
+            [CompletionResult]::new('--kuberay-version', '--kuberay-version', [CompletionResultType]::ParameterName, 'KubeRay operator version the bundle targets; below 1.3 the legacy ft-enabled annotation is used [default: 1.7.0]')
+            [CompletionResult]::new('--worker-replicas', '--worker-replicas', [CompletionResultType]::ParameterName, 'Worker pods (desired) [default: the largest replica count of any Serve deployment]')
+            [CompletionResult]::new('--min-workers', '--min-workers', [CompletionResultType]::ParameterName, 'Worker group minReplicas [default: worker replicas]')
+            [CompletionResult]::new('--max-workers', '--max-workers', [CompletionResultType]::ParameterName, 'Worker group maxReplicas [default: max(5, worker replicas)]')
+            [CompletionResult]::new('--head-cpu', '--head-cpu', [CompletionResultType]::ParameterName, 'CPU request and limit of the head pod [default: 1]')
+            [CompletionResult]::new('--head-memory', '--head-memory', [CompletionResultType]::ParameterName, 'Memory request of the head pod [default: 2Gi]')
+            [CompletionResult]::new('--head-memory-limit', '--head-memory-limit', [CompletionResultType]::ParameterName, 'Memory limit of the head pod [default: 5Gi]')
+            [CompletionResult]::new('--worker-cpu', '--worker-cpu', [CompletionResultType]::ParameterName, 'CPU request and limit of each worker pod [default: 1]')
+            [CompletionResult]::new('--worker-memory', '--worker-memory', [CompletionResultType]::ParameterName, 'Memory request and limit of each worker pod [default: 2Gi]')
+            [CompletionResult]::new('--serve-config', '--serve-config', [CompletionResultType]::ParameterName, 'Serve config file (the serveConfigV2 document); HA settings are enforced on every deployment')
+            [CompletionResult]::new('--import-path', '--import-path', [CompletionResultType]::ParameterName, 'Import path of a single Serve application [default: the sample''s fruit app]')
+            [CompletionResult]::new('--working-dir', '--working-dir', [CompletionResultType]::ParameterName, 'runtime_env working_dir of the single application ("" for none) [default: the sample''s zip]')
+            [CompletionResult]::new('--deployments', '--deployments', [CompletionResultType]::ParameterName, 'Deployment names of the single application, comma separated [default: the fruit app''s four]')
+            [CompletionResult]::new('--route-prefix', '--route-prefix', [CompletionResultType]::ParameterName, 'Route prefix of the single application [default: /fruit]')
+            [CompletionResult]::new('--serve-replicas', '--serve-replicas', [CompletionResultType]::ParameterName, 'Replicas of each deployment of the single application (at least 2 for HA) [default: 2]')
+            [CompletionResult]::new('--redis-address', '--redis-address', [CompletionResultType]::ParameterName, 'Use an existing Redis at HOST:PORT; no Redis objects are emitted')
+            [CompletionResult]::new('--redis-password-secret', '--redis-password-secret', [CompletionResultType]::ParameterName, 'Use this existing Secret for the Redis password; no Secret is emitted')
+            [CompletionResult]::new('--redis-password-key', '--redis-password-key', [CompletionResultType]::ParameterName, 'Key of the password inside the Secret [default: password]')
+            [CompletionResult]::new('--redis-image', '--redis-image', [CompletionResultType]::ParameterName, 'Redis image [default: redis:7.4.0]')
+            [CompletionResult]::new('--redis-storage', '--redis-storage', [CompletionResultType]::ParameterName, 'Keep Redis /data on a PersistentVolumeClaim of this size (e.g. 1Gi) instead of an emptyDir')
+            [CompletionResult]::new('--redis-storage-class', '--redis-storage-class', [CompletionResultType]::ParameterName, 'StorageClass of the Redis PVC [default: the cluster''s default class]')
+            [CompletionResult]::new('--external-storage-namespace', '--external-storage-namespace', [CompletionResultType]::ParameterName, 'Storage namespace for GCS state in Redis [default: chosen by KubeRay, the RayCluster UID]')
+            [CompletionResult]::new('--with-tester', '--with-tester', [CompletionResultType]::ParameterName, 'Also emit the tester pod and ConfigMap that run the one-in-flight query loop in the cluster')
+            [CompletionResult]::new('--allow-non-ha', '--allow-non-ha', [CompletionResultType]::ParameterName, 'Generate even when the numbers cannot give HA (warns instead of refusing)')
+            [CompletionResult]::new('--values', '--values', [CompletionResultType]::ParameterName, 'YAML file with the same keys as the generate flags; flags win')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Only show what would be applied: client (no cluster) or server (the API server validates it)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Print the applied objects in this format instead of one line per object')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Print the applied objects in this format instead of one line per object')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Wait until the RayService is Ready')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait, e.g. 10m')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Name of the kubeconfig context to use')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('--force-conflicts', '--force-conflicts', [CompletionResultType]::ParameterName, 'Take over fields another field manager owns')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'kubectl-rayha;delete' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for KubeRay''s cleanup (RayCluster and Redis keys), e.g. 5m')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Name of the kubeconfig context to use')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'kubectl-rayha;query' {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Query this URL directly (ingress, load balancer, a local port)')
             [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Request path, replacing the URL''s [default: the URL''s path]')
@@ -140,6 +199,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
         'kubectl-rayha;help' {
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester')
             [CompletionResult]::new('lint', 'lint', [CompletionResultType]::ParameterValue, 'Check RayService manifests against the HA invariants and explain each miss')
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Server-side apply the HA bundle (or -f FILE): preflight, dry run, ordered apply, wait for Ready')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete everything kubectl-rayha created for a RayService (by its instance label)')
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Send the guide''s request in a loop (one in flight by default) and measure the answers')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('__complete', '__complete', [CompletionResultType]::ParameterValue, 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)')
@@ -150,6 +211,12 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             break
         }
         'kubectl-rayha;help;lint' {
+            break
+        }
+        'kubectl-rayha;help;apply' {
+            break
+        }
+        'kubectl-rayha;help;delete' {
             break
         }
         'kubectl-rayha;help;query' {

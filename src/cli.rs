@@ -43,6 +43,10 @@ pub enum Command {
     Generate(Box<GenerateArgs>),
     /// Check RayService manifests against the HA invariants and explain each miss
     Lint(LintArgs),
+    /// Server-side apply the HA bundle (or -f FILE): preflight, dry run, ordered apply, wait for Ready
+    Apply(Box<ApplyArgs>),
+    /// Delete everything kubectl-rayha created for a RayService (by its instance label)
+    Delete(DeleteArgs),
     /// Send the guide's request in a loop (one in flight by default) and measure the answers
     Query(Box<QueryArgs>),
     /// Print a shell completion script
@@ -167,6 +171,58 @@ pub struct GenerateOptions {
     /// Generate even when the numbers cannot give HA (warns instead of refusing)
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub allow_non_ha: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DryRun {
+    None,
+    Client,
+    Server,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Apply the objects of this file (`-` for standard input) instead of a generated bundle
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE",
+        conflicts_with = "values"
+    )]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: GenerateOptions,
+    /// YAML file with the same keys as the generate flags; flags win
+    #[arg(long, value_name = "FILE")]
+    pub values: Option<PathBuf>,
+    /// Only show what would be applied: client (no cluster) or server (the API server validates it)
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "client", default_value_t = DryRun::None)]
+    pub dry_run: DryRun,
+    /// Print the applied objects in this format instead of one line per object
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<OutputFormat>,
+    /// Wait until the RayService is Ready
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub wait: bool,
+    /// How long to wait, e.g. 10m
+    #[arg(long, default_value = "10m", value_name = "DURATION")]
+    pub timeout: String,
+    /// Take over fields another field manager owns
+    #[arg(long)]
+    pub force_conflicts: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Name of the RayService (the bundle's instance label)
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// How long to wait for KubeRay's cleanup (RayCluster and Redis keys), e.g. 5m
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub timeout: String,
 }
 
 #[derive(Debug, Args)]

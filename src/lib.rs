@@ -1,7 +1,10 @@
 //! kubectl-rayha as a library: every subcommand's logic, for the binary and the tests.
 
+pub mod apply;
 pub mod cli;
+pub mod cluster;
 pub mod completion;
+pub mod delete;
 pub mod error;
 pub mod generate;
 pub mod lint;
@@ -10,6 +13,7 @@ pub mod query;
 pub mod serve_config;
 pub mod templates;
 pub mod validate;
+pub mod wait;
 pub mod yaml;
 
 pub use error::{Error, Result};

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use rayha::cli::{Cli, Command};
-use rayha::{Error, completion, generate, lint, query};
+use rayha::{Error, apply, completion, delete, generate, lint, query};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse_from(arguments()) {
@@ -44,6 +44,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
                 ExitCode::FAILURE
             }
         }),
+        Command::Apply(args) => apply::run(*args, &cli.global).map(|_| ExitCode::SUCCESS),
+        Command::Delete(args) => delete::run(args, &cli.global).map(|_| ExitCode::SUCCESS),
         Command::Query(args) => query::run(*args).map(|ok| {
             if ok {
                 ExitCode::SUCCESS

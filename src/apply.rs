@@ -1,0 +1,383 @@
+//! `kubectl rayha apply`: preflight (CRDs, permissions), a server-side dry run of the whole bundle
+//! with strict field validation, then server-side apply in dependency order, then (by default)
+//! following the RayService until it is Ready.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use kube::api::{Patch, PatchParams};
+use kube::core::DynamicObject;
+use serde_json::Value;
+
+use crate::cli::{ApplyArgs, DryRun, GenerateArgs, GlobalArgs, OutputFormat};
+use crate::cluster::{self, Cluster, describe_kube_error};
+use crate::error::{Error, Result};
+use crate::{generate, wait, yaml};
+
+pub const FIELD_MANAGER: &str = "kubectl-rayha";
+
+/// One object of the bundle with where it goes.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub object: Value,
+    /// `kind/name` as kubectl prints it (lower-case kind).
+    pub label: String,
+}
+
+/// What the server did with an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Configured,
+    Unchanged,
+}
+
+impl Outcome {
+    fn word(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Configured => "configured",
+            Outcome::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// Order in which kinds are applied: what others reference comes first.
+fn rank(kind: &str) -> u8 {
+    match kind {
+        "Namespace" => 0,
+        "Secret" => 1,
+        "ConfigMap" => 2,
+        "PersistentVolumeClaim" => 3,
+        "Service" => 4,
+        "Deployment" | "StatefulSet" => 5,
+        "RayService" | "RayCluster" => 6,
+        "Pod" => 7,
+        _ => 8,
+    }
+}
+
+fn label(o: &Value) -> String {
+    format!(
+        "{}/{}",
+        o["kind"].as_str().unwrap_or("object").to_lowercase(),
+        o["metadata"]["name"].as_str().unwrap_or("")
+    )
+}
+
+/// The objects to apply: from `-f` or a freshly generated bundle, in apply order.
+fn objects(args: &ApplyArgs, global: &GlobalArgs) -> Result<Vec<Item>> {
+    let mut objects = match &args.file {
+        Some(path) => {
+            let (source, text) = read_file(path)?;
+            let docs = yaml::parse_documents(&text)
+                .map_err(|e| Error::failed(format!("{source}: not valid YAML: {e}")))?;
+            let docs: Vec<Value> = docs
+                .into_iter()
+                .flat_map(|d| match d.get("items") {
+                    Some(Value::Array(items))
+                        if d["kind"].as_str().is_some_and(|k| k.ends_with("List")) =>
+                    {
+                        items.clone()
+                    }
+                    _ => vec![d],
+                })
+                .collect();
+            for (i, d) in docs.iter().enumerate() {
+                if !d["apiVersion"].is_string()
+                    || !d["kind"].is_string()
+                    || !d["metadata"]["name"].is_string()
+                {
+                    return Err(Error::failed(format!(
+                        "{source}: document {} has no apiVersion, kind and metadata.name",
+                        i + 1
+                    )));
+                }
+            }
+            docs
+        }
+        None => {
+            let gen_args = GenerateArgs {
+                options: args.options.clone(),
+                values: args.values.clone(),
+                output: OutputFormat::Yaml,
+                output_dir: None,
+            };
+            let (params, warnings) = generate::resolve_args(&gen_args, global)?;
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
+            generate::bundle(&params, &generate::new_password())?
+        }
+    };
+    objects.sort_by_key(|o| rank(o["kind"].as_str().unwrap_or("")));
+    Ok(objects
+        .into_iter()
+        .map(|object| Item {
+            label: label(&object),
+            object,
+        })
+        .collect())
+}
+
+fn read_file(path: &std::path::Path) -> Result<(String, String)> {
+    use std::io::Read;
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Error::failed(format!("cannot read standard input: {e}")))?;
+        return Ok(("-".into(), text));
+    }
+    std::fs::read_to_string(path)
+        .map(|t| (path.display().to_string(), t))
+        .map_err(|e| Error::failed(format!("-f {}: cannot read: {e}", path.display())))
+}
+
+/// Runs the subcommand.
+pub fn run(args: ApplyArgs, global: &GlobalArgs) -> Result<()> {
+    let timeout =
+        crate::query::parse_duration(&args.timeout).map_err(|e| Error::invalid("timeout", e))?;
+    let items = objects(&args, global)?;
+    if args.dry_run == DryRun::Client {
+        return print_result(&items, args.output, "(dry run)");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failed(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(apply_all(items, &args, global, timeout))
+}
+
+fn print_result(items: &[Item], output: Option<OutputFormat>, suffix: &str) -> Result<()> {
+    match output {
+        Some(format) => {
+            let objects: Vec<Value> = items.iter().map(|i| i.object.clone()).collect();
+            print!("{}", generate::format_objects(&objects, format));
+        }
+        None => {
+            for i in items {
+                println!("{} created {suffix}", i.label);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn apply_all(
+    mut items: Vec<Item>,
+    args: &ApplyArgs,
+    global: &GlobalArgs,
+    timeout: Duration,
+) -> Result<()> {
+    let cluster = cluster::connect(global).await?;
+    for item in &mut items {
+        if item.object["metadata"]["namespace"].is_null() {
+            item.object["metadata"]["namespace"] = cluster.namespace.clone().into();
+        }
+    }
+    let resolved = preflight(&cluster, &items).await?;
+    keep_existing_passwords(&mut items, &resolved).await?;
+
+    // The whole bundle through the server first: nothing changes unless every object passes.
+    let mut rejected = Vec::new();
+    for (item, res) in items.iter().zip(&resolved) {
+        if let Err(e) = patch(res, item, args.force_conflicts, true).await {
+            rejected.push(format!("{}: {}", item.label, e));
+        }
+    }
+    if !rejected.is_empty() {
+        return Err(Error::failed(format!(
+            "the server rejected the bundle, nothing was changed: {}",
+            rejected.join("; ")
+        )));
+    }
+    if args.dry_run == DryRun::Server {
+        return print_result(&items, args.output, "(server dry run)");
+    }
+
+    let mut applied = Vec::new();
+    for (item, res) in items.iter().zip(&resolved) {
+        let before =
+            res.api.get_opt(&res.name).await.map_err(|e| {
+                Error::failed(format!("{}: {}", item.label, describe_kube_error(&e)))
+            })?;
+        let after = patch(res, item, args.force_conflicts, false)
+            .await
+            .map_err(|e| {
+                Error::failed(format!(
+                    "{}: {e} (objects before it were applied: {})",
+                    item.label,
+                    applied.join(", ")
+                ))
+            })?;
+        let outcome = match before {
+            None => Outcome::Created,
+            Some(b) if b.metadata.resource_version == after.metadata.resource_version => {
+                Outcome::Unchanged
+            }
+            Some(_) => Outcome::Configured,
+        };
+        applied.push(item.label.clone());
+        if args.output.is_none() {
+            println!("{} {}", item.label, outcome.word());
+        }
+    }
+    if let Some(format) = args.output {
+        let objects: Vec<Value> = items.iter().map(|i| i.object.clone()).collect();
+        print!("{}", generate::format_objects(&objects, format));
+    }
+    if args.wait {
+        for rs in items.iter().filter(|i| i.object["kind"] == "RayService") {
+            let ns = rs.object["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or(&cluster.namespace);
+            let name = rs.object["metadata"]["name"].as_str().unwrap_or_default();
+            wait::until_ready(&cluster, ns, name, timeout).await?;
+        }
+    }
+    Ok(())
+}
+
+/// An object with its dynamic API.
+pub struct Resolved {
+    pub api: kube::Api<DynamicObject>,
+    pub name: String,
+}
+
+/// Checks, before anything changes, that the cluster serves every kind (KubeRay's CRDs) and that
+/// the user may get, create and patch each of them.
+async fn preflight(cluster: &Cluster, items: &[Item]) -> Result<Vec<Resolved>> {
+    let mut resolved = Vec::new();
+    let mut missing = BTreeSet::new();
+    let mut checked = BTreeSet::new();
+    for item in items {
+        let (ar, caps) = match cluster::resource_for(&cluster.client, &item.object).await {
+            Ok(found) => found,
+            Err(e)
+                if item.object["apiVersion"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with("ray.io/")) =>
+            {
+                return Err(Error::failed(format!(
+                    "KubeRay's CRDs are not installed or do not serve {}: install the KubeRay operator (1.3 or newer) first ({e})",
+                    item.object["apiVersion"].as_str().unwrap_or_default()
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        let ns = item.object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or(&cluster.namespace)
+            .to_string();
+        if checked.insert((ar.group.clone(), ar.plural.clone(), ns.clone())) {
+            for verb in ["get", "create", "patch"] {
+                if !cluster::can_i(&cluster.client, verb, &ar.group, &ar.plural, &ns).await? {
+                    let resource = if ar.group.is_empty() {
+                        ar.plural.clone()
+                    } else {
+                        format!("{}.{}", ar.plural, ar.group)
+                    };
+                    missing.insert(format!("{verb} {resource} in namespace {ns}"));
+                }
+            }
+        }
+        if item.object["kind"] == "RayService" {
+            check_crd_supports_ft_options(cluster, &item.object).await?;
+        }
+        resolved.push(Resolved {
+            api: cluster::dynamic_api(&cluster.client, &ar, &caps, &ns),
+            name: item.object["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        });
+    }
+    if !missing.is_empty() {
+        return Err(Error::failed(format!(
+            "not allowed to {} (SelfSubjectAccessReview); nothing was changed",
+            missing.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(resolved)
+}
+
+/// KubeRay before 1.3 has no gcsFaultToleranceOptions: its API server would prune them silently
+/// (or refuse them with strict validation). Says which flag to use instead.
+async fn check_crd_supports_ft_options(cluster: &Cluster, rs: &Value) -> Result<()> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    if rs["spec"]["rayClusterConfig"]["gcsFaultToleranceOptions"].is_null() {
+        return Ok(());
+    }
+    let api: kube::Api<CustomResourceDefinition> = kube::Api::all(cluster.client.clone());
+    // Reading CRDs needs a cluster-scoped permission many users lack: then the dry run decides.
+    let Ok(crd) = api.get("rayservices.ray.io").await else {
+        return Ok(());
+    };
+    let version = rs["apiVersion"]
+        .as_str()
+        .and_then(|v| v.split('/').nth(1))
+        .unwrap_or("v1");
+    let has_ft = crd
+        .spec
+        .versions
+        .iter()
+        .filter(|v| v.name == version)
+        .any(|v| {
+            serde_json::to_string(&v.schema).is_ok_and(|s| s.contains("gcsFaultToleranceOptions"))
+        });
+    if has_ft {
+        Ok(())
+    } else {
+        Err(Error::failed(
+            "the installed KubeRay CRD has no gcsFaultToleranceOptions (KubeRay older than 1.3): upgrade KubeRay or generate with --kuberay-version 1.2",
+        ))
+    }
+}
+
+/// A generated password Secret that already exists keeps its password: re-applying a bundle must
+/// never rotate it under a running Redis.
+async fn keep_existing_passwords(items: &mut [Item], resolved: &[Resolved]) -> Result<()> {
+    for (item, res) in items.iter_mut().zip(resolved) {
+        let ours = item.object["metadata"]["labels"]["app.kubernetes.io/managed-by"]
+            == crate::apply::FIELD_MANAGER;
+        if item.object["kind"] != "Secret" || !ours {
+            continue;
+        }
+        let existing =
+            res.api.get_opt(&res.name).await.map_err(|e| {
+                Error::failed(format!("{}: {}", item.label, describe_kube_error(&e)))
+            })?;
+        if let Some(existing) = existing {
+            let data = existing.data.get("data").cloned().unwrap_or(Value::Null);
+            let keys_present = item.object["data"]
+                .as_object()
+                .is_some_and(|want| want.keys().all(|k| data.get(k).is_some()));
+            if keys_present {
+                item.object["data"] = data;
+                eprintln!("{}: keeping the existing password", item.label);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn patch(
+    res: &Resolved,
+    item: &Item,
+    force: bool,
+    dry_run: bool,
+) -> std::result::Result<DynamicObject, String> {
+    let mut params = PatchParams::apply(FIELD_MANAGER).validation_strict();
+    if force {
+        params = params.force();
+    }
+    if dry_run {
+        params = params.dry_run();
+    }
+    res.api
+        .patch(&res.name, &params, &Patch::Apply(&item.object))
+        .await
+        .map_err(|e| describe_kube_error(&e))
+}

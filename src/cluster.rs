@@ -1,0 +1,209 @@
+//! Reaching a cluster the way kubectl does: `--kubeconfig`, else `$KUBECONFIG` (merged paths),
+//! else `~/.kube/config`, else the in-cluster service account; `--context`; `-n`, else the
+//! context's namespace. Plus the small API helpers the commands share.
+
+use std::time::Duration;
+
+use kube::api::{Api, DynamicObject};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+use kube::{Client, Config};
+use serde_json::Value;
+
+use crate::cli::GlobalArgs;
+use crate::error::{Error, Result};
+
+/// How long connecting may take before we name the server and give up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client with the namespace the command works in.
+#[derive(Clone)]
+pub struct Cluster {
+    pub client: Client,
+    pub namespace: String,
+    /// The API server URL, for messages.
+    pub server: String,
+}
+
+/// Builds the client config from the flags, naming the source on failure.
+pub async fn config(global: &GlobalArgs) -> Result<Config> {
+    let options = KubeConfigOptions {
+        context: global.context.clone(),
+        cluster: None,
+        user: None,
+    };
+    let context_hint = || {
+        global
+            .context
+            .as_deref()
+            .map(|c| format!(" (context {c:?})"))
+            .unwrap_or_default()
+    };
+    if let Some(path) = &global.kubeconfig {
+        let kc = Kubeconfig::read_from(path).map_err(|e| {
+            Error::failed(format!("--kubeconfig {}: {}", path.display(), one_line(&e)))
+        })?;
+        return Config::from_custom_kubeconfig(kc, &options)
+            .await
+            .map_err(|e| {
+                Error::failed(format!(
+                    "--kubeconfig {}{}: {}",
+                    path.display(),
+                    context_hint(),
+                    one_line(&e)
+                ))
+            });
+    }
+    let has_file = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty())
+        || home_kubeconfig().is_some_and(|p| p.exists());
+    if has_file {
+        return Config::from_kubeconfig(&options)
+            .await
+            .map_err(|e| Error::failed(format!("kubeconfig{}: {}", context_hint(), one_line(&e))));
+    }
+    if global.context.is_some() {
+        return Err(Error::failed(format!(
+            "no kubeconfig found for --context {:?} ($KUBECONFIG unset, no ~/.kube/config)",
+            global.context.as_deref().unwrap_or_default()
+        )));
+    }
+    Config::incluster().map_err(|_| {
+        Error::failed("no cluster configured: no --kubeconfig, $KUBECONFIG or ~/.kube/config, and not running in a pod")
+    })
+}
+
+fn home_kubeconfig() -> Option<std::path::PathBuf> {
+    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".kube/config"))
+}
+
+fn one_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Connects and checks that the API server answers (within `CONNECT_TIMEOUT`).
+pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
+    let mut config = config(global).await?;
+    let server = config.cluster_url.to_string();
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    config.read_timeout = Some(Duration::from_secs(60));
+    let namespace = global
+        .namespace
+        .clone()
+        .unwrap_or_else(|| config.default_namespace.clone());
+    let client = Client::try_from(config).map_err(|e| {
+        Error::failed(format!(
+            "cannot set up a client for {server}: {}",
+            one_line(&e)
+        ))
+    })?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, client.apiserver_version()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            return Err(Error::failed(format!(
+                "cannot reach the cluster at {server}: {}",
+                describe_kube_error(&e)
+            )));
+        }
+        Err(_) => {
+            return Err(Error::failed(format!(
+                "cannot reach the cluster at {server}: no answer within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            )));
+        }
+    }
+    Ok(Cluster {
+        client,
+        namespace,
+        server,
+    })
+}
+
+/// The innermost cause of a client error, which is what the user can act on.
+pub fn describe_kube_error(e: &kube::Error) -> String {
+    if let kube::Error::Api(status) = e {
+        return format!("{} ({})", status.message, status.code);
+    }
+    let mut msg = one_line(e);
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg = one_line(&s);
+        source = s.source();
+    }
+    msg
+}
+
+/// The API resource of an object's apiVersion and kind, found by discovery.
+pub async fn resource_for(
+    client: &Client,
+    object: &Value,
+) -> Result<(ApiResource, ApiCapabilities)> {
+    let api_version = object["apiVersion"].as_str().unwrap_or_default();
+    let kind = object["kind"].as_str().unwrap_or_default();
+    let (group, version) = match api_version.split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", api_version),
+    };
+    let gvk = GroupVersionKind::gvk(group, version, kind);
+    kube::discovery::pinned_kind(client, &gvk)
+        .await
+        .map_err(|e| {
+            Error::failed(format!(
+                "the cluster does not serve {kind} in {api_version}: {}",
+                describe_kube_error(&e)
+            ))
+        })
+}
+
+/// A dynamic API for the resource, in `namespace` when it is namespaced.
+pub fn dynamic_api(
+    client: &Client,
+    ar: &ApiResource,
+    caps: &ApiCapabilities,
+    namespace: &str,
+) -> Api<DynamicObject> {
+    match caps.scope {
+        Scope::Namespaced => Api::namespaced_with(client.clone(), namespace, ar),
+        Scope::Cluster => Api::all_with(client.clone(), ar),
+    }
+}
+
+/// Whether the current user may `verb` the resource in `namespace` (SelfSubjectAccessReview).
+pub async fn can_i(
+    client: &Client,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: &str,
+) -> Result<bool> {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    };
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(verb.into()),
+                group: Some(group.into()),
+                resource: Some(resource.into()),
+                namespace: Some(namespace.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    let answer = api
+        .create(&Default::default(), &review)
+        .await
+        .map_err(|e| {
+            Error::failed(format!(
+                "cannot check permissions: {}",
+                describe_kube_error(&e)
+            ))
+        })?;
+    Ok(answer.status.is_some_and(|s| s.allowed))
+}

@@ -1,0 +1,233 @@
+//! `kubectl rayha delete NAME`: removes everything the tool created for a RayService, found by
+//! its instance label. The RayService goes first and the Redis stays until KubeRay's Redis
+//! cleanup (the `ray.io/gcs-ft-redis-cleanup-finalizer` on the RayCluster) has run, since that
+//! cleanup needs Redis to delete the cluster's keys.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::batch::v1::Job;
+use kube::api::{Api, DeleteParams, ListParams};
+use kube::core::DynamicObject;
+use kube::discovery::ApiResource;
+
+use crate::cli::{DeleteArgs, GlobalArgs};
+use crate::cluster::{self, Cluster, describe_kube_error};
+use crate::error::{Error, Result};
+
+/// Kinds the tool creates, in deletion order (RayService first, its Redis last).
+const KINDS: &[(&str, &str, &str, &str)] = &[
+    // (group, version, kind, plural)
+    ("ray.io", "v1", "RayService", "rayservices"),
+    ("", "v1", "Pod", "pods"),
+    ("apps", "v1", "Deployment", "deployments"),
+    ("", "v1", "Service", "services"),
+    ("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
+    ("", "v1", "ConfigMap", "configmaps"),
+    ("", "v1", "Secret", "secrets"),
+];
+
+fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: if group.is_empty() {
+            version.into()
+        } else {
+            format!("{group}/{version}")
+        },
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+/// One object to delete.
+struct Target {
+    api: Api<DynamicObject>,
+    kind: String,
+    name: String,
+}
+
+impl Target {
+    fn label(&self) -> String {
+        format!("{}/{}", self.kind.to_lowercase(), self.name)
+    }
+}
+
+pub fn run(args: DeleteArgs, global: &GlobalArgs) -> Result<()> {
+    let timeout =
+        crate::query::parse_duration(&args.timeout).map_err(|e| Error::invalid("timeout", e))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failed(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(delete(args, global, timeout))
+}
+
+async fn delete(args: DeleteArgs, global: &GlobalArgs, timeout: Duration) -> Result<()> {
+    let cluster = cluster::connect(global).await?;
+    let ns = cluster.namespace.clone();
+    let selector = format!(
+        "app.kubernetes.io/managed-by=kubectl-rayha,app.kubernetes.io/instance={}",
+        args.name
+    );
+    let mut targets = Vec::new();
+    for (group, version, kind, plural) in KINDS {
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            cluster.client.clone(),
+            &ns,
+            &resource(group, version, kind, plural),
+        );
+        let list = match api.list(&ListParams::default().labels(&selector)).await {
+            Ok(list) => list,
+            // No KubeRay installed: there can be no RayService of ours.
+            Err(kube::Error::Api(s)) if s.code == 404 && *group == "ray.io" => continue,
+            Err(e) => {
+                return Err(Error::failed(format!(
+                    "cannot list {plural} in {ns}: {}",
+                    describe_kube_error(&e)
+                )));
+            }
+        };
+        for o in list.items {
+            targets.push(Target {
+                api: api.clone(),
+                kind: kind.to_string(),
+                name: o.metadata.name.unwrap_or_default(),
+            });
+        }
+    }
+    if targets.is_empty() {
+        return Err(Error::failed(format!(
+            "nothing to delete: no object labelled app.kubernetes.io/instance={} and managed by kubectl-rayha in namespace {ns}",
+            args.name
+        )));
+    }
+    if !args.yes && !confirm(&targets, &ns)? {
+        return Err(Error::failed("not confirmed; nothing was deleted"));
+    }
+    let deadline = Instant::now() + timeout;
+    // The RayService (and with it the RayCluster) first; the Redis cleanup needs Redis.
+    let (first, rest): (Vec<&Target>, Vec<&Target>) =
+        targets.iter().partition(|t| t.kind == "RayService");
+    for t in &first {
+        delete_one(t).await?;
+    }
+    let mut notes = Vec::new();
+    for t in &first {
+        notes.extend(wait_for_cluster_cleanup(&cluster, &t.name, deadline).await?);
+    }
+    for t in &rest {
+        delete_one(t).await?;
+    }
+    for note in notes {
+        println!("{note}");
+    }
+    Ok(())
+}
+
+fn confirm(targets: &[Target], ns: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::usage(
+            "refusing to delete without confirmation: pass -y (standard input is not a terminal)",
+        ));
+    }
+    eprintln!("This deletes from namespace {ns}:");
+    for t in targets {
+        eprintln!("  {}", t.label());
+    }
+    eprint!("Delete these {} objects? [y/N] ", targets.len());
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::failed(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+async fn delete_one(t: &Target) -> Result<()> {
+    match t.api.delete(&t.name, &DeleteParams::background()).await {
+        Ok(_) => {
+            println!("{} deleted", t.label());
+            Ok(())
+        }
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(Error::failed(format!(
+            "cannot delete {}: {}",
+            t.label(),
+            describe_kube_error(&e)
+        ))),
+    }
+}
+
+/// Waits until no RayCluster of the RayService is left (KubeRay's finalizer runs the Redis
+/// cleanup Job first); returns what happened to the Redis keys.
+async fn wait_for_cluster_cleanup(
+    cluster: &Cluster,
+    name: &str,
+    deadline: Instant,
+) -> Result<Vec<String>> {
+    let ns = &cluster.namespace;
+    let rc_api: Api<DynamicObject> = Api::namespaced_with(
+        cluster.client.clone(),
+        ns,
+        &resource("ray.io", "v1", "RayCluster", "rayclusters"),
+    );
+    let selector = format!("ray.io/originated-from-cr-name={name}");
+    let jobs: Api<Job> = Api::namespaced(cluster.client.clone(), ns);
+    // The cleanup Job is owned by the RayCluster and goes with it: remember what it did.
+    let mut job_state: std::collections::BTreeMap<String, Option<bool>> = Default::default();
+    loop {
+        let left = rc_api
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| {
+                Error::failed(format!(
+                    "cannot list rayclusters: {}",
+                    describe_kube_error(&e)
+                ))
+            })?;
+        for rc in &left.items {
+            let rc_name = rc.metadata.name.clone().unwrap_or_default();
+            let job_name: String = format!("{rc_name}-redis-cleanup")
+                .chars()
+                .take(63)
+                .collect();
+            let state = job_state.entry(rc_name).or_insert(None);
+            if let Ok(Some(job)) = jobs.get_opt(&job_name).await {
+                let status = job.status.unwrap_or_default();
+                if status.succeeded.unwrap_or(0) > 0 {
+                    *state = Some(true);
+                } else if status.failed.unwrap_or(0) > 0 {
+                    *state = Some(false);
+                }
+            }
+        }
+        if left.items.is_empty() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let names: Vec<String> = left
+                .items
+                .iter()
+                .filter_map(|r| r.metadata.name.clone())
+                .collect();
+            return Err(Error::failed(format!(
+                "timed out waiting for raycluster(s) {} to be removed (KubeRay's Redis cleanup runs first); Redis and its Secret were kept so the cleanup can finish: run delete again later",
+                names.join(", ")
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let notes = job_state
+        .into_iter()
+        .map(|(rc, state)| match state {
+            Some(true) => format!("raycluster/{rc}: removed; KubeRay's cleanup job deleted its GCS keys from Redis"),
+            Some(false) => format!("raycluster/{rc}: removed; KubeRay's Redis cleanup job failed, so its keys may remain in Redis"),
+            None => format!("raycluster/{rc}: removed; no Redis cleanup job was seen finishing (GCS fault tolerance off, cleanup disabled in the operator, or it ran between checks)"),
+        })
+        .collect();
+    Ok(notes)
+}
