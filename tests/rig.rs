@@ -16,6 +16,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
 
 type TestResult = Result<(), Failed>;
+type TestFn = fn(&Rig) -> TestResult;
 
 /// A wait's timeout: `secs` (what fake kwok pods need, with margin), times
 /// `RAYHA_RIG_PATIENCE` (default 3) for rigs where pods run real Ray processes
@@ -323,10 +324,9 @@ impl Drop for Namespace<'_> {
         if let Ok(out) =
             self.rig
                 .kubectl(&["get", "namespace", ns, "-o", "name", "--ignore-not-found"])
+            && out.trim().is_empty()
         {
-            if out.trim().is_empty() {
-                return;
-            }
+            return;
         }
         let _ = self.rig.kubectl(&[
             "delete",
@@ -368,7 +368,7 @@ fn pods_of(rig: &Rig, ns: &str, cluster: &str, node_type: &str) -> Result<Vec<Va
 
 /// Running, Ready, on a rig node, with an IP in the rig's pod CIDR.
 fn pod_is_up(rig: &Rig, pod: &Value) -> Result<bool, String> {
-    if s(pod, "/metadata/deletionTimestamp") != ""
+    if !s(pod, "/metadata/deletionTimestamp").is_empty()
         || s(pod, "/status/phase") != "Running"
         || !condition_true(pod, "Ready")
     {
@@ -592,7 +592,7 @@ fn rayservice_ha_on_real_operator(rig: &Rig) -> TestResult {
 
 fn main() {
     let args = Arguments::from_args();
-    let tests: Vec<(&'static str, fn(&Rig) -> TestResult)> = vec![
+    let tests: Vec<(&'static str, TestFn)> = vec![
         ("rig::server_version_is_pinned", server_version_is_pinned),
         ("rig::three_nodes_ready", three_nodes_ready),
         ("rig::kuberay_crds_established", kuberay_crds_established),
