@@ -1,0 +1,508 @@
+//! `kubectl rayha apply` and `delete` on the test rig (rig/README.md): a real API server and the
+//! real KubeRay operator. Runs when RAYHA_RIG_KUBECONFIG and RAYHA_RIG_KUBECTL are set
+//! (`eval "$(rig/rig env)"`); otherwise each trial is reported as ignored.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde_json::Value;
+
+type TestResult = Result<(), Failed>;
+
+#[derive(Clone)]
+struct Rig {
+    kubeconfig: PathBuf,
+    kubectl: PathBuf,
+}
+
+impl Rig {
+    fn discover() -> Result<Rig, String> {
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let kubeconfig = var("RAYHA_RIG_KUBECONFIG")
+            .ok_or("RAYHA_RIG_KUBECONFIG is not set (eval \"$(rig/rig env)\")")?;
+        let kubectl = var("RAYHA_RIG_KUBECTL")
+            .ok_or("RAYHA_RIG_KUBECTL is not set (eval \"$(rig/rig env)\")")?;
+        if !kubeconfig.is_file() || !kubectl.is_file() {
+            return Err(format!(
+                "{} or {} is missing (is the rig up?)",
+                kubeconfig.display(),
+                kubectl.display()
+            ));
+        }
+        Ok(Rig {
+            kubeconfig,
+            kubectl,
+        })
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(&self.kubectl)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!(
+                "kubectl {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
+    fn rayha(&self, args: &[&str], kubeconfig: Option<&PathBuf>) -> Output {
+        self.rayha_stdin(args, kubeconfig, None)
+    }
+
+    fn rayha_stdin(
+        &self,
+        args: &[&str],
+        kubeconfig: Option<&PathBuf>,
+        stdin: Option<&str>,
+    ) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-rayha"))
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(kubeconfig.unwrap_or(&self.kubeconfig))
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(text) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    /// Every object of the kinds a bundle has, in `ns`, with its resourceVersion.
+    fn snapshot(&self, ns: &str) -> Result<Vec<String>, String> {
+        self.snapshot_by(ns, "{.metadata.resourceVersion}")
+    }
+
+    /// Every object with its spec generation where it has one (status writes by controllers do not
+    /// count), else its resourceVersion.
+    fn spec_snapshot(&self, ns: &str) -> Result<Vec<String>, String> {
+        self.snapshot_by(ns, "{.metadata.generation}/{.metadata.resourceVersion}")
+            .map(|lines| {
+                lines
+                    .into_iter()
+                    .map(|l| {
+                        match l.split_once('@').and_then(|(o, v)| {
+                            v.split_once('/')
+                                .map(|(g, rv)| (o.to_string(), g.to_string(), rv.to_string()))
+                        }) {
+                            Some((o, g, _)) if !g.is_empty() => format!("{o}@gen{g}"),
+                            Some((o, _, rv)) => format!("{o}@{rv}"),
+                            None => l,
+                        }
+                    })
+                    .collect()
+            })
+    }
+
+    fn snapshot_by(&self, ns: &str, version: &str) -> Result<Vec<String>, String> {
+        let text = self.kubectl(&[
+            "get",
+            "secrets,configmaps,services,deployments,persistentvolumeclaims,pods,rayservices.ray.io,rayclusters.ray.io",
+            "-n",
+            ns,
+            "-o",
+            &format!("jsonpath={{range .items[*]}}{{.kind}}/{{.metadata.name}}@{version}{{\"\\n\"}}{{end}}"),
+        ])?;
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with("ConfigMap/kube-root-ca.crt"))
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        Ok(lines)
+    }
+}
+
+/// A namespace of one test, removed at the end (RayServices first, so KubeRay's Redis cleanup can
+/// still run and release its finalizer).
+struct Ns<'a> {
+    rig: &'a Rig,
+    name: String,
+}
+
+impl<'a> Ns<'a> {
+    fn new(rig: &'a Rig, prefix: &str) -> Result<Ns<'a>, String> {
+        let name = format!("{prefix}-{}", std::process::id() % 100000);
+        let _ = rig.kubectl(&[
+            "delete",
+            "namespace",
+            &name,
+            "--ignore-not-found",
+            "--wait=true",
+            "--timeout=60s",
+        ]);
+        rig.kubectl(&["create", "namespace", &name])?;
+        Ok(Ns { rig, name })
+    }
+}
+
+impl Drop for Ns<'_> {
+    fn drop(&mut self) {
+        let ns = self.name.as_str();
+        let _ = self.rig.kubectl(&[
+            "delete",
+            "rayservices.ray.io",
+            "--all",
+            "-n",
+            ns,
+            "--wait=true",
+            "--timeout=120s",
+        ]);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            match self
+                .rig
+                .kubectl(&["get", "rayclusters.ray.io", "-n", ns, "-o", "name"])
+            {
+                Ok(out) if out.trim().is_empty() => break,
+                _ => std::thread::sleep(Duration::from_secs(1)),
+            }
+        }
+        let _ = self
+            .rig
+            .kubectl(&["delete", "namespace", ns, "--wait=false"]);
+    }
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn ensure(cond: bool, msg: impl Into<String>) -> TestResult {
+    if cond { Ok(()) } else { Err(msg.into().into()) }
+}
+
+fn secret_data(rig: &Rig, ns: &str) -> Result<String, String> {
+    rig.kubectl(&[
+        "get",
+        "secret",
+        "rayservice-ha-redis-password",
+        "-n",
+        ns,
+        "-o",
+        "jsonpath={.data.password}",
+    ])
+}
+
+/// Apply of the default bundle creates every object; a second apply reports everything unchanged
+/// and keeps the password Secret byte-identical.
+fn reapply_changes_nothing(rig: &Rig) -> TestResult {
+    let ns = Ns::new(rig, "rayha-apply")?;
+    let out = rig.rayha(&["apply", "-n", &ns.name, "--wait=false"], None);
+    let (stdout, stderr) = text(&out);
+    ensure(out.status.success(), format!("first apply: {stderr}"))?;
+    for object in [
+        "secret/rayservice-ha-redis-password",
+        "configmap/rayservice-ha-redis-config",
+        "service/rayservice-ha-redis",
+        "deployment/rayservice-ha-redis",
+        "rayservice/rayservice-ha",
+    ] {
+        ensure(
+            stdout.contains(&format!("{object} created")),
+            format!("{object} not created: {stdout}"),
+        )?;
+    }
+    let password = secret_data(rig, &ns.name)?;
+    let ours = |v: Vec<String>| -> Vec<String> {
+        v.into_iter()
+            .filter(|l| !l.starts_with("Pod/") && !l.starts_with("RayCluster/"))
+            .collect()
+    };
+    let before = ours(rig.spec_snapshot(&ns.name)?);
+    let out = rig.rayha(&["apply", "-n", &ns.name, "--wait=false"], None);
+    let (stdout, stderr) = text(&out);
+    ensure(out.status.success(), format!("second apply: {stderr}"))?;
+    ensure(
+        stdout.lines().count() == 5 && stdout.lines().all(|l| l.ends_with(" unchanged")),
+        format!("second apply changed something: {stdout}"),
+    )?;
+    ensure(
+        secret_data(rig, &ns.name)? == password,
+        "the password Secret changed on re-apply",
+    )?;
+    let after = ours(rig.spec_snapshot(&ns.name)?);
+    ensure(
+        before == after,
+        format!("objects changed: {before:?} -> {after:?}"),
+    )?;
+    println!("apply twice in {}: second apply unchanged", ns.name);
+    Ok(())
+}
+
+/// A bundle with one object the server refuses leaves the namespace exactly as it was and names
+/// the object and the server's reason.
+fn rejected_bundle_changes_nothing(rig: &Rig) -> TestResult {
+    let ns = Ns::new(rig, "rayha-reject")?;
+    let bundle = Command::new(env!("CARGO_BIN_EXE_kubectl-rayha"))
+        .args(["generate", "-o", "json"])
+        .output()
+        .unwrap();
+    let list: Value = serde_json::from_slice(&bundle.stdout).map_err(|e| e.to_string())?;
+    for (label, edit) in [
+        (
+            "a serve config the CRD rejects",
+            Box::new(|o: &mut Value| {
+                if o["kind"] == "RayService" {
+                    o["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["replicas"] = "two".into();
+                }
+            }) as Box<dyn Fn(&mut Value)>,
+        ),
+        (
+            "a name the server refuses",
+            Box::new(|o: &mut Value| {
+                if o["kind"] == "ConfigMap" {
+                    o["metadata"]["name"] = "Bad_Name".into();
+                }
+            }),
+        ),
+        (
+            "an unknown field",
+            Box::new(|o: &mut Value| {
+                if o["kind"] == "RayService" {
+                    o["spec"]["rayClusterConfig"]["gcsFaultToleranceOptions"]["redisAdress"] =
+                        "x:1".into();
+                }
+            }),
+        ),
+    ] {
+        let mut broken = list.clone();
+        for o in broken["items"].as_array_mut().unwrap() {
+            edit(o);
+        }
+        let before = rig.snapshot(&ns.name)?;
+        let out = rig.rayha_stdin(
+            &["apply", "-n", &ns.name, "-f", "-", "--wait=false"],
+            None,
+            Some(&broken.to_string()),
+        );
+        let (stdout, stderr) = text(&out);
+        ensure(
+            out.status.code() == Some(1),
+            format!("{label}: exit {:?}: {stderr}", out.status.code()),
+        )?;
+        ensure(stdout.is_empty(), format!("{label}: printed {stdout}"))?;
+        ensure(
+            stderr.lines().filter(|l| l.starts_with("error:")).count() == 1,
+            format!("{label}: {stderr}"),
+        )?;
+        ensure(
+            stderr.contains("nothing was changed"),
+            format!("{label}: {stderr}"),
+        )?;
+        let culprit = if label.contains("name") {
+            "configmap/Bad_Name"
+        } else {
+            "rayservice/rayservice-ha"
+        };
+        ensure(
+            stderr.contains(culprit),
+            format!("{label}: does not name {culprit}: {stderr}"),
+        )?;
+        ensure(
+            rig.snapshot(&ns.name)? == before,
+            format!("{label}: the namespace changed"),
+        )?;
+        println!("{label}: {}", stderr.trim());
+    }
+    Ok(())
+}
+
+/// A user bound to the read-only `view` role is stopped before anything changes, with the
+/// missing verb and resource named.
+fn read_only_user_is_stopped_before_changes(rig: &Rig) -> TestResult {
+    let ns = Ns::new(rig, "rayha-viewer")?;
+    rig.kubectl(&["create", "serviceaccount", "viewer", "-n", &ns.name])?;
+    rig.kubectl(&[
+        "create",
+        "rolebinding",
+        "viewer-view",
+        "--clusterrole=view",
+        &format!("--serviceaccount={}:viewer", ns.name),
+        "-n",
+        &ns.name,
+    ])?;
+    let token = rig.kubectl(&[
+        "create",
+        "token",
+        "viewer",
+        "-n",
+        &ns.name,
+        "--duration=10m",
+    ])?;
+    let server = rig.kubectl(&[
+        "config",
+        "view",
+        "--minify",
+        "-o",
+        "jsonpath={.clusters[0].cluster.server}",
+    ])?;
+    let dir = std::env::temp_dir().join(format!("rayha-viewer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let kc = dir.join("kubeconfig");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: rig\n  cluster: {{server: \"{server}\", insecure-skip-tls-verify: true}}\nusers:\n- name: viewer\n  user: {{token: \"{}\"}}\ncontexts:\n- name: viewer\n  context: {{cluster: rig, user: viewer, namespace: {}}}\ncurrent-context: viewer\n",
+            token.trim(),
+            ns.name
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let before = rig.snapshot(&ns.name)?;
+    let out = rig.rayha(&["apply", "--wait=false"], Some(&kc));
+    let (_, stderr) = text(&out);
+    let _ = std::fs::remove_dir_all(&dir);
+    ensure(
+        out.status.code() == Some(1),
+        format!("exit {:?}: {stderr}", out.status.code()),
+    )?;
+    ensure(
+        stderr.contains("not allowed to")
+            && stderr.contains("create secrets")
+            && stderr.contains("create rayservices.ray.io"),
+        format!("missing verbs not named: {stderr}"),
+    )?;
+    ensure(rig.snapshot(&ns.name)? == before, "the namespace changed")?;
+    println!("{}", stderr.trim());
+    Ok(())
+}
+
+/// delete removes every object with the instance label, after KubeRay's Redis cleanup, and says
+/// what happened to the Redis keys.
+fn delete_leaves_nothing_labelled(rig: &Rig) -> TestResult {
+    let ns = Ns::new(rig, "rayha-delete")?;
+    let out = rig.rayha(
+        &["apply", "-n", &ns.name, "--wait=false", "--with-tester"],
+        None,
+    );
+    ensure(out.status.success(), text(&out).1)?;
+    // Let the operator create the RayCluster, so there is something for its cleanup to do.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rig
+        .kubectl(&["get", "rayclusters.ray.io", "-n", &ns.name, "-o", "name"])?
+        .trim()
+        .is_empty()
+    {
+        ensure(Instant::now() < deadline, "no RayCluster within 60 s")?;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let start = Instant::now();
+    let out = rig.rayha(
+        &[
+            "delete",
+            "rayservice-ha",
+            "-n",
+            &ns.name,
+            "-y",
+            "--timeout",
+            "4m",
+        ],
+        None,
+    );
+    let (stdout, stderr) = text(&out);
+    ensure(out.status.success(), format!("delete: {stderr}"))?;
+    for object in [
+        "rayservice/rayservice-ha",
+        "deployment/rayservice-ha-redis",
+        "secret/rayservice-ha-redis-password",
+        "pod/rayservice-ha-tester",
+    ] {
+        ensure(
+            stdout.contains(&format!("{object} deleted")),
+            format!("{object} not reported: {stdout}"),
+        )?;
+    }
+    ensure(
+        stdout.contains("raycluster/"),
+        format!("no word on the Redis keys: {stdout}"),
+    )?;
+    let left = rig.kubectl(&[
+        "get",
+        "all,cm,secret,pvc,rayservices.ray.io",
+        "-n",
+        &ns.name,
+        "-l",
+        "app.kubernetes.io/instance=rayservice-ha",
+        "-o",
+        "name",
+    ])?;
+    ensure(left.trim().is_empty(), format!("left behind: {left}"))?;
+    let clusters = rig.kubectl(&["get", "rayclusters.ray.io", "-n", &ns.name, "-o", "name"])?;
+    ensure(
+        clusters.trim().is_empty(),
+        format!("RayCluster left: {clusters}"),
+    )?;
+    println!(
+        "delete took {:.1} s: {}",
+        start.elapsed().as_secs_f64(),
+        stdout.lines().last().unwrap_or("")
+    );
+    Ok(())
+}
+
+type TestFn = fn(&Rig) -> TestResult;
+
+fn main() {
+    let args = Arguments::from_args();
+    let tests: Vec<(&str, TestFn)> = vec![
+        ("cluster::reapply_changes_nothing", reapply_changes_nothing),
+        (
+            "cluster::rejected_bundle_changes_nothing",
+            rejected_bundle_changes_nothing,
+        ),
+        (
+            "cluster::read_only_user_is_stopped_before_changes",
+            read_only_user_is_stopped_before_changes,
+        ),
+        (
+            "cluster::delete_leaves_nothing_labelled",
+            delete_leaves_nothing_labelled,
+        ),
+    ];
+    let rig = Rig::discover();
+    if let Err(why) = &rig {
+        println!("cluster tests skipped (reported as ignored): {why}");
+    }
+    let trials = tests
+        .into_iter()
+        .map(|(name, f)| match &rig {
+            Ok(rig) => {
+                let rig = rig.clone();
+                Trial::test(name, move || f(&rig))
+            }
+            Err(_) => Trial::test(name, || Ok(())).with_ignored_flag(true),
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
