@@ -37,8 +37,14 @@ _kubectl__rayha() {
             kubectl__rayha,lint)
                 cmd="kubectl__rayha__subcmd__lint"
                 ;;
+            kubectl__rayha,list)
+                cmd="kubectl__rayha__subcmd__list"
+                ;;
             kubectl__rayha,query)
                 cmd="kubectl__rayha__subcmd__query"
+                ;;
+            kubectl__rayha,status)
+                cmd="kubectl__rayha__subcmd__status"
                 ;;
             kubectl__rayha__subcmd__help,__complete)
                 cmd="kubectl__rayha__subcmd__help__subcmd____complete"
@@ -61,8 +67,14 @@ _kubectl__rayha() {
             kubectl__rayha__subcmd__help,lint)
                 cmd="kubectl__rayha__subcmd__help__subcmd__lint"
                 ;;
+            kubectl__rayha__subcmd__help,list)
+                cmd="kubectl__rayha__subcmd__help__subcmd__list"
+                ;;
             kubectl__rayha__subcmd__help,query)
                 cmd="kubectl__rayha__subcmd__help__subcmd__query"
+                ;;
+            kubectl__rayha__subcmd__help,status)
+                cmd="kubectl__rayha__subcmd__help__subcmd__status"
                 ;;
             *)
                 ;;
@@ -71,7 +83,7 @@ _kubectl__rayha() {
 
     case "${cmd}" in
         kubectl__rayha)
-            opts="-n -h -V --namespace --context --kubeconfig --help --version generate lint apply delete query completion __complete help"
+            opts="-n -h -V --namespace --context --kubeconfig --help --version generate lint apply status list delete query completion __complete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -519,7 +531,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__help)
-            opts="generate lint apply delete query completion __complete help"
+            opts="generate lint apply status list delete query completion __complete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -630,7 +642,35 @@ _kubectl__rayha() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kubectl__subcmd__rayha__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kubectl__subcmd__rayha__subcmd__help__subcmd__query)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kubectl__subcmd__rayha__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -657,6 +697,44 @@ _kubectl__rayha() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kubectl__subcmd__rayha__subcmd__list)
+            opts="-A -o -n -h --all-namespaces --output --namespace --context --kubeconfig --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
                     return 0
                     ;;
                 --namespace)
@@ -767,6 +845,44 @@ _kubectl__rayha() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kubectl__subcmd__rayha__subcmd__status)
+            opts="-o -w -n -h --output --watch --namespace --context --kubeconfig --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
                     return 0
                     ;;
                 --namespace)

@@ -32,6 +32,8 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -s V -l versio
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "lint" -d 'Check RayService manifests against the HA invariants and explain each miss'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "apply" -d 'Server-side apply the HA bundle (or -f FILE): preflight, dry run, ordered apply, wait for Ready'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "status" -d 'Show a RayService live: conditions, pods, serve endpoints, Serve replicas, HA checks'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "list" -d 'List the RayServices kubectl-rayha manages, with Ready and the HA verdict'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "delete" -d 'Delete everything kubectl-rayha created for a RayService (by its instance label)'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "query" -d 'Send the guide\'s request in a loop (one in flight by default) and measure the answers'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "completion" -d 'Print a shell completion script'
@@ -124,6 +126,20 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l co
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l force-conflicts -d 'Take over fields another field manager owns'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -s h -l help -d 'Print help'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand status" -s o -l output -d 'Output format [default: text]' -r -f -a "yaml\t''
+json\t''"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand status" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand status" -l context -d 'Name of the kubeconfig context to use' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand status" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand status" -s w -l watch -d 'Print again whenever the RayService or its pods change (Ctrl-C to stop)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand status" -s h -l help -d 'Print help'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -s o -l output -d 'Output format [default: a table]' -r -f -a "yaml\t''
+json\t''"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -l context -d 'Name of the kubeconfig context to use' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -s A -l all-namespaces -d 'List in every namespace'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -s h -l help -d 'Print help'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l timeout -d 'How long to wait for KubeRay\'s cleanup (RayCluster and Redis keys), e.g. 5m' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l context -d 'Name of the kubeconfig context to use' -r
@@ -160,11 +176,13 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" 
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -s h -l help -d 'Print help'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply delete query completion __complete help" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply delete query completion __complete help" -f -a "lint" -d 'Check RayService manifests against the HA invariants and explain each miss'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply delete query completion __complete help" -f -a "apply" -d 'Server-side apply the HA bundle (or -f FILE): preflight, dry run, ordered apply, wait for Ready'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply delete query completion __complete help" -f -a "delete" -d 'Delete everything kubectl-rayha created for a RayService (by its instance label)'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply delete query completion __complete help" -f -a "query" -d 'Send the guide\'s request in a loop (one in flight by default) and measure the answers'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply delete query completion __complete help" -f -a "completion" -d 'Print a shell completion script'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply delete query completion __complete help" -f -a "__complete" -d 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply delete query completion __complete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "lint" -d 'Check RayService manifests against the HA invariants and explain each miss'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "apply" -d 'Server-side apply the HA bundle (or -f FILE): preflight, dry run, ordered apply, wait for Ready'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "status" -d 'Show a RayService live: conditions, pods, serve endpoints, Serve replicas, HA checks'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "list" -d 'List the RayServices kubectl-rayha manages, with Ready and the HA verdict'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "delete" -d 'Delete everything kubectl-rayha created for a RayService (by its instance label)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "query" -d 'Send the guide\'s request in a loop (one in flight by default) and measure the answers'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "__complete" -d 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

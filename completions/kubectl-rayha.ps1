@@ -32,6 +32,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester')
             [CompletionResult]::new('lint', 'lint', [CompletionResultType]::ParameterValue, 'Check RayService manifests against the HA invariants and explain each miss')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Server-side apply the HA bundle (or -f FILE): preflight, dry run, ordered apply, wait for Ready')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show a RayService live: conditions, pods, serve endpoints, Serve replicas, HA checks')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the RayServices kubectl-rayha manages, with Ready and the HA verdict')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete everything kubectl-rayha created for a RayService (by its instance label)')
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Send the guide''s request in a loop (one in flight by default) and measure the answers')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -135,6 +137,32 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'kubectl-rayha;status' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format [default: text]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format [default: text]')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Name of the kubeconfig context to use')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Print again whenever the RayService or its pods change (Ctrl-C to stop)')
+            [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Print again whenever the RayService or its pods change (Ctrl-C to stop)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'kubectl-rayha;list' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format [default: a table]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format [default: a table]')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Name of the kubeconfig context to use')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'List in every namespace')
+            [CompletionResult]::new('--all-namespaces', '--all-namespaces', [CompletionResultType]::ParameterName, 'List in every namespace')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'kubectl-rayha;delete' {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for KubeRay''s cleanup (RayCluster and Redis keys), e.g. 5m')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
@@ -200,6 +228,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester')
             [CompletionResult]::new('lint', 'lint', [CompletionResultType]::ParameterValue, 'Check RayService manifests against the HA invariants and explain each miss')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Server-side apply the HA bundle (or -f FILE): preflight, dry run, ordered apply, wait for Ready')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show a RayService live: conditions, pods, serve endpoints, Serve replicas, HA checks')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the RayServices kubectl-rayha manages, with Ready and the HA verdict')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete everything kubectl-rayha created for a RayService (by its instance label)')
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Send the guide''s request in a loop (one in flight by default) and measure the answers')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -214,6 +244,12 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             break
         }
         'kubectl-rayha;help;apply' {
+            break
+        }
+        'kubectl-rayha;help;status' {
+            break
+        }
+        'kubectl-rayha;help;list' {
             break
         }
         'kubectl-rayha;help;delete' {

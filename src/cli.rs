@@ -45,6 +45,12 @@ pub enum Command {
     Lint(LintArgs),
     /// Server-side apply the HA bundle (or -f FILE): preflight, dry run, ordered apply, wait for Ready
     Apply(Box<ApplyArgs>),
+    /// Show a RayService live: conditions, pods, serve endpoints, Serve replicas, HA checks
+    #[command(alias = "describe")]
+    Status(StatusArgs),
+    /// List the RayServices kubectl-rayha manages, with Ready and the HA verdict
+    #[command(alias = "get")]
+    List(ListArgs),
     /// Delete everything kubectl-rayha created for a RayService (by its instance label)
     Delete(DeleteArgs),
     /// Send the guide's request in a loop (one in flight by default) and measure the answers
@@ -210,6 +216,29 @@ pub struct ApplyArgs {
     /// Take over fields another field manager owns
     #[arg(long)]
     pub force_conflicts: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Name of the RayService
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Output format [default: text]
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<OutputFormat>,
+    /// Print again whenever the RayService or its pods change (Ctrl-C to stop)
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// List in every namespace
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Output format [default: a table]
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<OutputFormat>,
 }
 
 #[derive(Debug, Args)]

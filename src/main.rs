@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use rayha::cli::{Cli, Command};
-use rayha::{Error, apply, completion, delete, generate, lint, query};
+use rayha::{Error, apply, completion, delete, generate, lint, list, query, status};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse_from(arguments()) {
@@ -45,6 +45,14 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
             }
         }),
         Command::Apply(args) => apply::run(*args, &cli.global).map(|_| ExitCode::SUCCESS),
+        Command::Status(args) => status::run(args, &cli.global).map(|ok| {
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }),
+        Command::List(args) => list::run(args, &cli.global).map(|_| ExitCode::SUCCESS),
         Command::Delete(args) => delete::run(args, &cli.global).map(|_| ExitCode::SUCCESS),
         Command::Query(args) => query::run(*args).map(|ok| {
             if ok {

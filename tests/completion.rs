@@ -90,7 +90,19 @@ fn candidates(out: &std::process::Output) -> (Vec<String>, String) {
 #[test]
 fn kubectl_completes_subcommands_flags_and_values_through_kubectl_complete_rayha() {
     let (subs, directive) = candidates(&kubectl(&["__complete", "rayha", ""]).unwrap());
-    assert_eq!(subs, ["generate", "lint", "apply", "delete", "query", "completion"]);
+    assert_eq!(
+        subs,
+        [
+            "generate",
+            "lint",
+            "apply",
+            "status",
+            "list",
+            "delete",
+            "query",
+            "completion"
+        ]
+    );
     assert_eq!(directive, ":4");
     let (flags, _) =
         candidates(&kubectl(&["__complete", "rayha", "generate", "--redis-"]).unwrap());
