@@ -36,8 +36,26 @@ install_app() { # VENV-DIR: the rig's fruit app, built from a copy so the checko
   rm -rf "$tmp"
 }
 
+# Ray's dependencies are not pinned upwards: a venv made today with the newest protobuf,
+# starlette, ... breaks an older Ray (e.g. Ray 2.52.0 with protobuf 7 fails every Serve deploy
+# in DeploymentConfig.from_proto).  So each Ray version is installed with only the packages
+# uploaded before a cut-off shortly after its release (pip --uploaded-prior-to).
+deps_cutoff() { # VERSION -> ISO date ("" = none)
+  if [ -n "${RAYHA_RIG_PIP_CUTOFF:-}" ]; then echo "$RAYHA_RIG_PIP_CUTOFF"; return; fi
+  case $1 in
+    2.52.0|2.52.1) echo 2025-12-10T00:00:00Z ;;
+    2.41.0) echo 2025-01-31T00:00:00Z ;;
+    *) echo "" ;;
+  esac
+}
+
 install_ray() { # VERSION
-  local v=$1 dir=$CACHE/ray-$1 t0=$SECONDS
+  local v=$1 dir=$CACHE/ray-$1 t0=$SECONDS cutoff
+  cutoff=$(deps_cutoff "$v")
+  if [ -f "$dir/.complete" ] && [ "$(cat "$dir/.deps-cutoff" 2>/dev/null)" != "$cutoff" ]; then
+    log "Ray $v venv was made with another dependency cut-off: rebuilding"
+    rm -f "$dir/.complete"
+  fi
   if [ -f "$dir/.complete" ]; then
     # keep the rig's app current (cheap, no network)
     install_app "$dir"
@@ -47,8 +65,10 @@ install_ray() { # VERSION
   rm -rf "$dir.tmp"; mkdir -p "$CACHE"
   "$PY" -m venv "$dir.tmp"
   "$dir.tmp/bin/pip" install -q --disable-pip-version-check --upgrade pip setuptools wheel
-  "$dir.tmp/bin/pip" install -q --disable-pip-version-check "ray[serve]==$v"
-  mv "$dir.tmp" "$dir"
+  [ -n "$cutoff" ] || log "no dependency cut-off known for Ray $v: using the newest dependencies"
+  "$dir.tmp/bin/pip" install -q --disable-pip-version-check ${cutoff:+--uploaded-prior-to "$cutoff"} "ray[serve]==$v"
+  echo "$cutoff" >"$dir.tmp/.deps-cutoff"
+  rm -rf "$dir"; mv "$dir.tmp" "$dir"
   # venv scripts have the build path in their shebang: recreate them at the final path
   "$PY" -m venv --upgrade "$dir" >/dev/null
   sed -i "1s|^#!.*$dir.tmp/bin/python.*|#!$dir/bin/python|" "$dir"/bin/* 2>/dev/null || true

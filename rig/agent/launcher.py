@@ -8,11 +8,11 @@ namespaces, and forks the container's init (PID 1 of the new PID namespace), whi
     never holds an older run's sessions), binds the pod's /etc/hosts and /etc/resolv.conf and
     every volume at its mountPath,
   * sets the hostname to the pod's name, switches to runAsUser/runAsGroup when given,
-  * forks the container's command, reaps orphans, forwards SIGTERM/SIGINT to every process of
-    the namespace, and exits with the command's exit status (the kernel then kills whatever is
-    left in the PID namespace).
+  * and execs the container's command, which so becomes PID 1 as in a real container (the
+    kernel ignores SIGTERM for a PID 1 without a handler; when PID 1 exits, the kernel kills
+    whatever is left in the PID namespace).
 
-The launcher itself stays outside the new PID namespace, forwards SIGTERM to that init and
+The launcher itself stays outside the new PID namespace, forwards SIGTERM to that PID 1 and
 exits with its status; if the launcher is SIGKILLed, the init gets SIGKILL too (parent-death
 signal), which tears the whole PID namespace down.  Only the standard library is used.
 """
@@ -91,6 +91,8 @@ def container_main(spec):
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # Python ignores these; a container must not
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     try:
         os.execvpe(argv[0], argv, env)
@@ -100,34 +102,16 @@ def container_main(spec):
 
 
 def init_main(spec):
-    """PID 1 of the container's PID namespace."""
+    """Becomes PID 1 of the container's PID namespace: sets up, then execs the command.
+
+    As in a container, the command itself is PID 1, so the kernel drops every signal it has no
+    handler for (a `bash -c` or `python` PID 1 ignores SIGTERM and runs until the grace period
+    ends and SIGKILL comes), and it reaps orphans (or not) like the real thing."""
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     name = spec.get("hostname", "pod")[:63].encode()
     _check(libc.sethostname(name, len(name)), "sethostname")
     setup_fs(spec)
-    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM, signal.SIGINT, signal.SIGCHLD])
-    child = os.fork()
-    if child == 0:
-        container_main(spec)
-    status = 0
-    while True:
-        sig = signal.sigwait([signal.SIGTERM, signal.SIGINT, signal.SIGCHLD])
-        if sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                os.kill(-1, sig)  # every process of this PID namespace but us
-            except ProcessLookupError:
-                pass
-            continue
-        while True:
-            try:
-                pid, st = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                pid = 0
-            if pid == 0:
-                break
-            if pid == child:
-                status = os.waitstatus_to_exitcode(st)
-                os._exit(status if status >= 0 else 128 - status)
+    container_main(spec)
 
 
 def main():

@@ -924,19 +924,43 @@ class PodWorker(threading.Thread):
                 r.start()
         self.agent.event(self.pod, "Normal", "Started", "Started container %s (%s)" % (c.name, image), c.name)
 
+    def run_pre_stop(self, c, deadline):
+        """The container's lifecycle.preStop hook (exec, httpGet or sleep), within the grace period."""
+        hook = (c.spec.get("lifecycle") or {}).get("preStop")
+        if not hook or c.proc is None or c.proc.poll() is not None:
+            return
+        budget = max(0.0, deadline - time.time())
+        t0 = time.time()
+        if "sleep" in hook:
+            time.sleep(min(budget, float(hook["sleep"].get("seconds", 0))))
+        else:
+            probe = {k: v for k, v in hook.items() if k in ("exec", "httpGet", "tcpSocket")}
+            ok, detail = self.run_probe(c, probe, max(1, int(budget)))
+            if not ok:
+                self.agent.event(self.pod, "Warning", "FailedPreStopHook",
+                                 "PreStopHook failed: %s" % detail.strip(), c.name)
+        self.log("container %s: preStop hook took %.1fs", c.name, time.time() - t0)
+
     def stop_container(self, c, grace, reason="Killing"):
         c.stop_probes()
         if c.proc is None:
             return
         if c.proc.poll() is None:
+            deadline = time.time() + max(0, grace)
+            self.run_pre_stop(c, deadline)
             try:
                 c.proc.send_signal(signal.SIGTERM)
             except OSError:
                 pass
-            deadline = time.time() + max(0, grace)
             while time.time() < deadline and c.proc.poll() is None:
                 time.sleep(0.1)
             if c.proc.poll() is None:
+                pid = c.init_pid()
+                if pid:
+                    try:
+                        os.kill(pid, signal.SIGKILL)  # PID 1 of the container's PID namespace
+                    except OSError:
+                        pass
                 c.proc.kill()
             try:
                 c.proc.wait(10)
