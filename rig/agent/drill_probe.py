@@ -2,19 +2,21 @@
 
   python drill_probe.py SECONDS DATA EXPECT URL [URL...]
 
-One thread per URL sends POST DATA (fresh connection each time, 10 s timeout) until SECONDS have
+One thread per URL sends (DRILL_PAUSE seconds apart, default 0) POST DATA (fresh connection each time, 10 s timeout) until SECONDS have
 passed and prints one JSON line per request: {"url", "t", "ms", "ok", "error"}.  The drill test
 runs it with the serve Service's URL and each serve endpoint's own URL (pod IP:8000), so that a
 failure through the Service can be matched with the endpoint that was failing at that time.
 """
 import http.client
 import json
+import os
 import sys
 import threading
 import time
 import urllib.parse
 
 lock = threading.Lock()
+PAUSE = float(os.environ.get("DRILL_PAUSE", "0"))  # seconds between requests of one loop
 
 
 def loop(url, data, expect, deadline):
@@ -40,6 +42,8 @@ def loop(url, data, expect, deadline):
                   flush=True)
         if err is not None and ms < 100:
             time.sleep(0.1)  # refused at once: do not spin
+        elif PAUSE:
+            time.sleep(PAUSE)
 
 
 def main():

@@ -1169,6 +1169,8 @@ class PodWorker(threading.Thread):
                                           "preconditions": {"uid": md["uid"]}})
             if code not in (200, 202, 404, 409):
                 self.log("final delete: HTTP %d %s", code, str(obj)[:200])
+        # like a kubelet, forget the pod's files (logs included) once it is gone
+        shutil.rmtree(self.dir, ignore_errors=True)
         self.log("gone")
 
     def teardown(self, grace):
