@@ -146,8 +146,8 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l c
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -s y -l yes -d 'Do not ask for confirmation'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -s h -l help -d 'Print help'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l url -d 'Query this URL directly (ingress, load balancer, a local port)' -r
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l path -d 'Request path, replacing the URL\'s [default: the URL\'s path]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l url -d 'Query this URL directly instead (ingress, load balancer, a local port)' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l path -d 'Request path [default: /fruit/, or the path of --url]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s X -l method -d 'HTTP method' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s d -l data -d 'Request body [default: the guide\'s ["PEAR", 12]]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l data-file -d 'Request body from a file' -r -F

@@ -176,8 +176,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             break
         }
         'kubectl-rayha;query' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Query this URL directly (ingress, load balancer, a local port)')
-            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Request path, replacing the URL''s [default: the URL''s path]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Query this URL directly instead (ingress, load balancer, a local port)')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Request path [default: /fruit/, or the path of --url]')
             [CompletionResult]::new('-X', '-X ', [CompletionResultType]::ParameterName, 'HTTP method')
             [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'HTTP method')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Request body [default: the guide''s ["PEAR", 12]]')

@@ -53,6 +53,8 @@ pub enum Command {
     List(ListArgs),
     /// Delete everything kubectl-rayha created for a RayService (by its instance label)
     Delete(DeleteArgs),
+    /// The head-failure drill: query while the head pod is deleted, time the recovery, gate on it
+    Failover(Box<FailoverArgs>),
     /// Send the guide's request in a loop (one in flight by default) and measure the answers
     Query(Box<QueryArgs>),
     /// Print a shell completion script
@@ -241,6 +243,83 @@ pub struct ListArgs {
     pub output: Option<OutputFormat>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailoverTarget {
+    /// Delete the Ray head pod (the guide's drill)
+    Head,
+    /// Delete one worker pod
+    Worker,
+    /// Delete the Redis pod of the bundle
+    Redis,
+}
+
+#[derive(Debug, Args)]
+pub struct FailoverArgs {
+    /// Name of the RayService
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Run the drill even without GCS fault tolerance (to see what it costs)
+    #[arg(long)]
+    pub force: bool,
+    /// What to kill
+    #[arg(long, value_enum, default_value_t = FailoverTarget::Head)]
+    pub target: FailoverTarget,
+    /// Grace period for the pod deletion in seconds [default: the pod's own]
+    #[arg(long, value_name = "SECONDS")]
+    pub grace_period: Option<u32>,
+    /// Load before the kill
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub warmup: String,
+    /// Load kept after full recovery
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub settle: String,
+    /// Longest wait for full recovery per round
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub recovery_timeout: String,
+    /// Failed requests allowed over all rounds for the verdict to pass
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub max_failures: u64,
+    /// Recovery seconds allowed per round for the verdict to pass
+    #[arg(long, value_name = "SECONDS")]
+    pub max_recovery: Option<f64>,
+    /// Repeat the drill N times, waiting for full recovery in between
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub rounds: u32,
+    /// Query this URL instead of <NAME>-serve-svc through the API server
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Request path
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// Request body [default: the guide's ["PEAR", 12]]
+    #[arg(long, short = 'd', value_name = "BODY")]
+    pub data: Option<String>,
+    /// Body every reply must have [default: 12 for the guide's request]
+    #[arg(long, value_name = "BODY")]
+    pub expect: Option<String>,
+    /// Requests in flight at once
+    #[arg(long, short = 'c', default_value_t = 1, value_name = "N")]
+    pub concurrency: usize,
+    /// Per-request timeout
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub request_timeout: String,
+    /// With --url: reuse connections (by default each request opens a fresh one)
+    #[arg(long)]
+    pub keep_alive: bool,
+    /// Output format of the report
+    #[arg(short = 'o', long, value_enum, default_value_t = QueryOutput::Text)]
+    pub output: QueryOutput,
+    /// Also write the whole report as JSON to FILE
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Also write a JUnit XML file (one test case per round) for CI systems
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     /// Name of the RayService (the bundle's instance label)
@@ -273,10 +352,13 @@ pub enum QueryOutput {
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    /// Query this URL directly (ingress, load balancer, a local port)
+    /// RayService to query: through the API server's service proxy to <NAME>-serve-svc
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// Query this URL directly instead (ingress, load balancer, a local port)
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
-    /// Request path, replacing the URL's [default: the URL's path]
+    /// Request path [default: /fruit/, or the path of --url]
     #[arg(long, value_name = "PATH")]
     pub path: Option<String>,
     /// HTTP method

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod completion;
 pub mod delete;
 pub mod error;
+pub mod failover;
 pub mod generate;
 pub mod lint;
 pub mod list;

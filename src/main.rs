@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use rayha::cli::{Cli, Command};
-use rayha::{Error, apply, completion, delete, generate, lint, list, query, status};
+use rayha::{Error, apply, completion, delete, failover, generate, lint, list, query, status};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse_from(arguments()) {
@@ -54,7 +54,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
         }),
         Command::List(args) => list::run(args, &cli.global).map(|_| ExitCode::SUCCESS),
         Command::Delete(args) => delete::run(args, &cli.global).map(|_| ExitCode::SUCCESS),
-        Command::Query(args) => query::run(*args).map(|ok| {
+        Command::Failover(args) => failover::run(*args, &cli.global).map(|ending| match ending {
+            failover::Ending::Passed => ExitCode::SUCCESS,
+            failover::Ending::Failed => ExitCode::FAILURE,
+            failover::Ending::Interrupted => ExitCode::from(130),
+        }),
+        Command::Query(args) => query::run(*args, &cli.global).map(|ok| {
             if ok {
                 ExitCode::SUCCESS
             } else {

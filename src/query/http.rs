@@ -67,18 +67,16 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub fn new(
-        url: &Url,
-        method: &str,
-        headers: &[(String, String)],
-        body: &[u8],
-        keep_alive: bool,
-        expect_status: Option<u16>,
-        expect_body: Option<&str>,
-    ) -> Prepared {
+    pub fn new(url: &Url, request: &super::Request, keep_alive: bool) -> Prepared {
+        let (method, path, headers, body) = (
+            &request.method,
+            &request.path,
+            &request.headers,
+            &request.body,
+        );
         let mut head = format!(
-            "{method} {} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: kubectl-rayha\r\n",
-            url.path_and_query, url.host, url.port
+            "{method} {path} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: kubectl-rayha\r\n",
+            url.host, url.port
         );
         let has = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
         for (k, v) in headers {
@@ -98,8 +96,11 @@ impl Prepared {
         bytes.extend_from_slice(body);
         Prepared {
             bytes,
-            expect_status,
-            expect_body: expect_body.map(|b| b.trim().as_bytes().to_vec()),
+            expect_status: request.expect_status,
+            expect_body: request
+                .expect_body
+                .as_ref()
+                .map(|b| b.trim().as_bytes().to_vec()),
         }
     }
 }
@@ -368,7 +369,16 @@ mod tests {
     #[test]
     fn request_bytes() {
         let u = Url::parse("http://h:8000/fruit/").unwrap();
-        let p = Prepared::new(&u, "POST", &[], br#"["PEAR", 12]"#, false, None, Some("12"));
+        let req = super::super::Request {
+            method: "POST".into(),
+            path: "/fruit/".into(),
+            body: br#"["PEAR", 12]"#.to_vec(),
+            headers: vec![],
+            expect_status: None,
+            expect_body: Some("12".into()),
+            timeout: Duration::from_secs(1),
+        };
+        let p = Prepared::new(&u, &req, false);
         let text = String::from_utf8(p.bytes.clone()).unwrap();
         assert!(text.starts_with("POST /fruit/ HTTP/1.1\r\nHost: h:8000\r\n"));
         assert!(text.contains("Content-Length: 12\r\n"));

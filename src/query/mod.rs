@@ -4,6 +4,7 @@
 
 pub mod engine;
 pub mod http;
+pub mod proxy;
 pub mod stats;
 
 use std::io::{IsTerminal, Write};
@@ -13,9 +14,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::cli::{QueryArgs, QueryOutput};
+use crate::cli::{GlobalArgs, QueryArgs, QueryOutput};
 use crate::error::{Error, Result};
-use crate::params::{FRUIT_ANSWER, FRUIT_REQUEST};
+use crate::params::{FRUIT_ANSWER, FRUIT_REQUEST, FRUIT_ROUTE, SERVE_PORT};
 use engine::{Cause, Requester, Shape, StopHandle};
 use http::{Conn, Prepared, Url};
 use stats::{Recorder, Summary};
@@ -81,29 +82,39 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-struct Plan {
-    setup: Setup,
-    shape: Shape,
-    addr: SocketAddr,
-    prepared: Prepared,
-    keep_alive: bool,
-    timeout: Duration,
+/// The request every route sends, checked.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub body: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+    pub expect_status: Option<u16>,
+    pub expect_body: Option<String>,
+    pub timeout: Duration,
 }
 
-fn plan(args: &QueryArgs) -> Result<Plan> {
-    let raw = args.url.as_deref().ok_or_else(|| {
-        Error::usage("--url is required: the URL to query, e.g. http://127.0.0.1:8000/fruit/")
-    })?;
-    let mut url = Url::parse(raw).map_err(|e| Error::invalid("url", e))?;
-    if let Some(path) = &args.path {
-        if !path.starts_with('/') {
-            return Err(Error::invalid(
-                "path",
-                format!("must start with '/' (got {path:?})"),
-            ));
-        }
-        url.path_and_query = path.clone();
-    }
+/// Where the requests go.
+enum Route {
+    Url {
+        url: Url,
+        addr: SocketAddr,
+    },
+    /// `<name>-serve-svc` through the API server's service proxy.
+    Proxy {
+        name: String,
+    },
+}
+
+struct Plan {
+    request: Request,
+    route: Route,
+    shape: Shape,
+    keep_alive: bool,
+}
+
+/// The request flags, shared by `query` and `failover`.
+pub fn request_from(args: &QueryArgs) -> Result<Request> {
     let body: Vec<u8> = match (&args.data, &args.data_file) {
         (Some(_), Some(_)) => return Err(Error::usage("--data cannot be used with --data-file")),
         (Some(d), None) => d.as_bytes().to_vec(),
@@ -142,6 +153,29 @@ fn plan(args: &QueryArgs) -> Result<Plan> {
     if timeout.is_zero() {
         return Err(Error::invalid("timeout", "must be more than 0"));
     }
+    let path = args
+        .path
+        .clone()
+        .unwrap_or_else(|| format!("{FRUIT_ROUTE}/"));
+    if !path.starts_with('/') {
+        return Err(Error::invalid(
+            "path",
+            format!("must start with '/' (got {path:?})"),
+        ));
+    }
+    Ok(Request {
+        method,
+        path,
+        body,
+        headers,
+        expect_status: args.expect_status,
+        expect_body,
+        timeout,
+    })
+}
+
+/// The load flags, shared by `query` and `failover`.
+pub fn shape_from(args: &QueryArgs) -> Result<Shape> {
     let duration = args
         .duration
         .as_deref()
@@ -165,42 +199,117 @@ fn plan(args: &QueryArgs) -> Result<Plan> {
     if args.count == Some(0) {
         return Err(Error::invalid("count", "must be at least 1"));
     }
-    let addr = resolve(&url)?;
-    let keep_alive = args.keep_alive;
-    let prepared = Prepared::new(
-        &url,
-        &method,
-        &headers,
-        &body,
-        keep_alive,
-        args.expect_status,
-        expect_body.as_deref(),
-    );
-    Ok(Plan {
-        setup: Setup {
-            route: "url".into(),
-            url: format!("http://{}:{}{}", url.host, url.port, url.path_and_query),
-            method,
-            connection: if keep_alive { "keep-alive" } else { "fresh" }.into(),
-            concurrency,
-            rate_per_s: args.rate,
-            count: args.count,
-            duration_s: duration.map(|d| d.as_secs_f64()),
-            timeout_s: timeout.as_secs_f64(),
-            expect_status: args.expect_status,
-            expect_body,
-        },
-        shape: Shape {
-            concurrency,
-            rate: args.rate,
-            count: args.count,
-            duration,
-        },
-        addr,
-        prepared,
-        keep_alive,
-        timeout,
+    Ok(Shape {
+        concurrency,
+        rate: args.rate,
+        count: args.count,
+        duration,
     })
+}
+
+fn plan(args: &QueryArgs) -> Result<Plan> {
+    let mut request = request_from(args)?;
+    let shape = shape_from(args)?;
+    let route = match (&args.url, &args.name) {
+        (Some(_), Some(_)) => {
+            return Err(Error::usage(
+                "give either a RayService NAME (through the API server) or --url, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(Error::usage(
+                "give a RayService NAME to query through the API server, or --url URL",
+            ));
+        }
+        (Some(raw), None) => {
+            let url = Url::parse(raw).map_err(|e| Error::invalid("url", e))?;
+            // --url carries its own path unless --path overrides it.
+            if args.path.is_none() {
+                request.path = url.path_and_query.clone();
+            }
+            let addr = resolve(&url)?;
+            Route::Url { url, addr }
+        }
+        (None, Some(name)) => Route::Proxy { name: name.clone() },
+    };
+    Ok(Plan {
+        request,
+        route,
+        shape,
+        keep_alive: args.keep_alive,
+    })
+}
+
+impl Plan {
+    fn setup(&self, namespace: &str) -> Setup {
+        let (route, url, connection) = match &self.route {
+            Route::Url { url, .. } => (
+                "url",
+                format!("http://{}:{}{}", url.host, url.port, self.request.path),
+                if self.keep_alive {
+                    "keep-alive"
+                } else {
+                    "fresh"
+                },
+            ),
+            Route::Proxy { name } => (
+                "proxy",
+                proxy::ProxyTarget::service_uri(
+                    namespace,
+                    &format!("{name}-serve-svc"),
+                    SERVE_PORT,
+                    &self.request.path,
+                ),
+                // The API server keeps its connection to us; it opens its own to the pods.
+                "keep-alive to the API server",
+            ),
+        };
+        Setup {
+            route: route.into(),
+            url,
+            method: self.request.method.clone(),
+            connection: connection.into(),
+            concurrency: self.shape.concurrency,
+            rate_per_s: self.shape.rate,
+            count: self.shape.count,
+            duration_s: self.shape.duration.map(|d| d.as_secs_f64()),
+            timeout_s: self.request.timeout.as_secs_f64(),
+            expect_status: self.request.expect_status,
+            expect_body: self.request.expect_body.clone(),
+        }
+    }
+}
+
+/// Requesters for the proxy route, one per worker.
+pub fn proxy_requesters(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    request: &Request,
+    n: usize,
+) -> Result<Vec<proxy::ProxyTarget>> {
+    let method = ::http::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
+        Error::invalid(
+            "method",
+            format!("{:?} is not an HTTP method", request.method),
+        )
+    })?;
+    let target = proxy::ProxyTarget {
+        client: client.clone(),
+        uri: proxy::ProxyTarget::service_uri(
+            namespace,
+            &format!("{name}-serve-svc"),
+            SERVE_PORT,
+            &request.path,
+        ),
+        method,
+        body: request.body.clone(),
+        headers: request.headers.clone(),
+        expect_status: request.expect_status,
+        expect_body: request.expect_body.clone(),
+        timeout: request.timeout,
+    };
+    Ok(vec![target; n])
 }
 
 /// Resolved once: the loop measures the server, not the resolver.
@@ -231,7 +340,7 @@ impl Requester for HttpRequester {
 }
 
 /// Runs the subcommand; returns whether the verdict passed.
-pub fn run(args: QueryArgs) -> Result<bool> {
+pub fn run(args: QueryArgs, global: &GlobalArgs) -> Result<bool> {
     let plan = plan(&args)?;
     let runtime = if plan.shape.concurrency == 1 && plan.shape.rate.is_none() {
         tokio::runtime::Builder::new_current_thread()
@@ -244,29 +353,55 @@ pub fn run(args: QueryArgs) -> Result<bool> {
             .build()
     }
     .map_err(|e| Error::failed(format!("cannot start the runtime: {e}")))?;
-    let report = runtime.block_on(drive(plan, &args));
+    let report = runtime.block_on(async {
+        match &plan.route {
+            Route::Url { url, addr } => {
+                let prepared =
+                    std::sync::Arc::new(Prepared::new(url, &plan.request, plan.keep_alive));
+                let requesters = (0..plan.shape.concurrency)
+                    .map(|_| HttpRequester {
+                        conn: Conn::new(*addr, plan.keep_alive),
+                        prepared: prepared.clone(),
+                        timeout: plan.request.timeout,
+                    })
+                    .collect();
+                Ok(drive(plan.setup(""), plan.shape.clone(), requesters, &args).await)
+            }
+            Route::Proxy { name } => {
+                let cluster = crate::cluster::connect(global).await?;
+                let requesters = proxy_requesters(
+                    &cluster.client,
+                    &cluster.namespace,
+                    name,
+                    &plan.request,
+                    plan.shape.concurrency,
+                )?;
+                Ok::<Report, Error>(
+                    drive(
+                        plan.setup(&cluster.namespace),
+                        plan.shape.clone(),
+                        requesters,
+                        &args,
+                    )
+                    .await,
+                )
+            }
+        }
+    })?;
     print_report(&report, args.output);
     Ok(report.verdict.passed)
 }
 
-async fn drive(plan: Plan, args: &QueryArgs) -> Report {
+async fn drive<R: Requester>(
+    setup: Setup,
+    shape: Shape,
+    requesters: Vec<R>,
+    args: &QueryArgs,
+) -> Report {
     let stop = StopHandle::default();
-    let prepared = std::sync::Arc::new(plan.prepared);
-    let requesters: Vec<HttpRequester> = (0..plan.shape.concurrency)
-        .map(|_| HttpRequester {
-            conn: Conn::new(plan.addr, plan.keep_alive),
-            prepared: prepared.clone(),
-            timeout: plan.timeout,
-        })
-        .collect();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let start = Instant::now();
-    let load = tokio::spawn(engine::run(
-        plan.shape.clone(),
-        requesters,
-        tx,
-        stop.clone(),
-    ));
+    let load = tokio::spawn(engine::run(shape, requesters, tx, stop.clone()));
     let ctrl_c = {
         let stop = stop.clone();
         tokio::spawn(async move {
@@ -308,7 +443,7 @@ async fn drive(plan: Plan, args: &QueryArgs) -> Report {
     let summary = recorder.summary();
     let passed = args.max_failures.is_none_or(|max| summary.failures <= max);
     Report {
-        setup: plan.setup,
+        setup,
         summary,
         verdict: Verdict {
             max_failures: args.max_failures,
@@ -352,10 +487,10 @@ pub fn render_text(report: &Report) -> String {
         Some(r) => format!("open loop at {r}/s, up to {} in flight", su.concurrency),
         None => format!("{} in flight", su.concurrency),
     };
-    let conn = if su.connection == "fresh" {
-        "a fresh connection per request"
-    } else {
-        "kept-alive connections"
+    let conn = match su.connection.as_str() {
+        "fresh" => "a fresh connection per request",
+        "keep-alive" => "kept-alive connections",
+        other => other,
     };
     out.push_str(&format!("{} {} ({shape}, {conn})\n", su.method, su.url));
     out.push_str(&format!(
