@@ -309,21 +309,31 @@ fn bring_up(rig: &Rig, ns: &str, no_ft: bool) -> Result<RayServiceUp, Failed> {
     let mut all_ips = worker_ips.clone();
     all_ips.push(head_ip.clone());
     all_ips.sort();
-    for p in heads.iter().chain(workers.iter()) {
-        pod_is_up(rig, p)?;
-    }
+    // every pod Running and Ready (the RayService can be Ready a moment before a worker is)
+    let pods = wait_until("head and workers Ready", patience(60), || {
+        let mut pods = pods_of(rig, ns, &cluster, "head")?;
+        pods.extend(pods_of(rig, ns, &cluster, "worker")?);
+        for p in &pods {
+            if !pod_is_up(rig, p)? {
+                return Ok(None);
+            }
+        }
+        Ok(Some(pods))
+    })?;
     // pod start to Ready, per pod (creation -> Ready condition)
-    for p in heads.iter().chain(workers.iter()) {
-        let t = rig.kubectl(&[
-            "get",
-            "pod",
-            "-n",
-            ns,
+    for p in &pods {
+        let ready_at = p
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|cs| cs.iter().find(|c| s(c, "/type") == "Ready"))
+            .map(|c| s(c, "/lastTransitionTime").to_string())
+            .unwrap_or_default();
+        eprintln!(
+            "    pod {} created {} Ready {}",
             s(p, "/metadata/name"),
-            "-o",
-            "jsonpath={.metadata.creationTimestamp} {.status.conditions[?(@.type==\"Ready\")].lastTransitionTime}",
-        ])?;
-        eprintln!("    pod {} created/Ready: {}", s(p, "/metadata/name"), t.trim());
+            s(p, "/metadata/creationTimestamp"),
+            ready_at
+        );
     }
     let serve_svc = format!("{RS}-serve-svc");
     wait_until(
