@@ -246,6 +246,8 @@ class Agent:
             cidr = node.get("spec", {}).get("podCIDR")
             if ip and cidr:
                 self.nodes[n] = {"ip": ip, "cidr": cidr}
+            if ann.get("rig.kubectl-rayha/agent") == "true":
+                self.took_over.add(n)  # taken over by an earlier run of the agent
             if "kwok.x-k8s.io/node" in ann:
                 # take the node over from kwok: kwok only manages nodes with this annotation
                 self.api.request("PATCH", "/api/v1/nodes/" + n,
@@ -471,11 +473,14 @@ class Agent:
             w.join(20)
         self.cleanup_stale()
         for n in self.took_over:  # hand the node back to kwok
-            self.api.request("PATCH", "/api/v1/nodes/" + n,
-                             {"metadata": {"annotations": {"kwok.x-k8s.io/node": "fake",
-                                                           "rig.kubectl-rayha/agent": None}}},
-                             ctype="application/merge-patch+json")
-            log("handed node %s back to kwok", n)
+            try:
+                self.api.request("PATCH", "/api/v1/nodes/" + n,
+                                 {"metadata": {"annotations": {"kwok.x-k8s.io/node": "fake",
+                                                               "rig.kubectl-rayha/agent": None}}},
+                                 ctype="application/merge-patch+json")
+                log("handed node %s back to kwok", n)
+            except Exception as e:  # noqa: BLE001 - the API server may be gone already
+                log("could not hand node %s back to kwok: %s", n, e)
 
 
 def kill_pidfile(path, sig):
