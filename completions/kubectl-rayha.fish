@@ -35,6 +35,7 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "apply" 
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "status" -d 'Show a RayService live: conditions, pods, serve endpoints, Serve replicas, HA checks'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "list" -d 'List the RayServices kubectl-rayha manages, with Ready and the HA verdict'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "delete" -d 'Delete everything kubectl-rayha created for a RayService (by its instance label)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "failover" -d 'The head-failure drill: query while the head pod is deleted, time the recovery, gate on it'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "query" -d 'Send the guide\'s request in a loop (one in flight by default) and measure the answers'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "__complete" -d 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)'
@@ -146,6 +147,33 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l c
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -s y -l yes -d 'Do not ask for confirmation'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -s h -l help -d 'Print help'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l target -d 'What to kill' -r -f -a "head\t'Delete the Ray head pod (the guide\'s drill)'
+worker\t'Delete one worker pod'
+redis\t'Delete the Redis pod of the bundle'"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l grace-period -d 'Grace period for the pod deletion in seconds [default: the pod\'s own]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l warmup -d 'Load before the kill' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l settle -d 'Load kept after full recovery' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l recovery-timeout -d 'Longest wait for full recovery per round' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l max-failures -d 'Failed requests allowed over all rounds for the verdict to pass' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l max-recovery -d 'Recovery seconds allowed per round for the verdict to pass' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l rounds -d 'Repeat the drill N times, waiting for full recovery in between' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l url -d 'Query this URL instead of <NAME>-serve-svc through the API server' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l path -d 'Request path' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s d -l data -d 'Request body [default: the guide\'s ["PEAR", 12]]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l expect -d 'Body every reply must have [default: 12 for the guide\'s request]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s c -l concurrency -d 'Requests in flight at once' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l request-timeout -d 'Per-request timeout' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s o -l output -d 'Output format of the report' -r -f -a "text\t''
+json\t''"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l report -d 'Also write the whole report as JSON to FILE' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l junit -d 'Also write a JUnit XML file (one test case per round) for CI systems' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l context -d 'Name of the kubeconfig context to use' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s y -l yes -d 'Do not ask for confirmation'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l force -d 'Run the drill even without GCS fault tolerance (to see what it costs)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l keep-alive -d 'With --url: reuse connections (by default each request opens a fresh one)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l url -d 'Query this URL directly instead (ingress, load balancer, a local port)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l path -d 'Request path [default: /fruit/, or the path of --url]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s X -l method -d 'HTTP method' -r
@@ -176,13 +204,14 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" 
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -s h -l help -d 'Print help'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "lint" -d 'Check RayService manifests against the HA invariants and explain each miss'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "apply" -d 'Server-side apply the HA bundle (or -f FILE): preflight, dry run, ordered apply, wait for Ready'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "status" -d 'Show a RayService live: conditions, pods, serve endpoints, Serve replicas, HA checks'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "list" -d 'List the RayServices kubectl-rayha manages, with Ready and the HA verdict'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "delete" -d 'Delete everything kubectl-rayha created for a RayService (by its instance label)'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "query" -d 'Send the guide\'s request in a loop (one in flight by default) and measure the answers'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "completion" -d 'Print a shell completion script'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "__complete" -d 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete query completion __complete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "lint" -d 'Check RayService manifests against the HA invariants and explain each miss'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "apply" -d 'Server-side apply the HA bundle (or -f FILE): preflight, dry run, ordered apply, wait for Ready'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "status" -d 'Show a RayService live: conditions, pods, serve endpoints, Serve replicas, HA checks'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "list" -d 'List the RayServices kubectl-rayha manages, with Ready and the HA verdict'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "delete" -d 'Delete everything kubectl-rayha created for a RayService (by its instance label)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "failover" -d 'The head-failure drill: query while the head pod is deleted, time the recovery, gate on it'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "query" -d 'Send the guide\'s request in a loop (one in flight by default) and measure the answers'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "__complete" -d 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -35,6 +35,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show a RayService live: conditions, pods, serve endpoints, Serve replicas, HA checks')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the RayServices kubectl-rayha manages, with Ready and the HA verdict')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete everything kubectl-rayha created for a RayService (by its instance label)')
+            [CompletionResult]::new('failover', 'failover', [CompletionResultType]::ParameterValue, 'The head-failure drill: query while the head pod is deleted, time the recovery, gate on it')
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Send the guide''s request in a loop (one in flight by default) and measure the answers')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('__complete', '__complete', [CompletionResultType]::ParameterValue, 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)')
@@ -175,6 +176,39 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'kubectl-rayha;failover' {
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'What to kill')
+            [CompletionResult]::new('--grace-period', '--grace-period', [CompletionResultType]::ParameterName, 'Grace period for the pod deletion in seconds [default: the pod''s own]')
+            [CompletionResult]::new('--warmup', '--warmup', [CompletionResultType]::ParameterName, 'Load before the kill')
+            [CompletionResult]::new('--settle', '--settle', [CompletionResultType]::ParameterName, 'Load kept after full recovery')
+            [CompletionResult]::new('--recovery-timeout', '--recovery-timeout', [CompletionResultType]::ParameterName, 'Longest wait for full recovery per round')
+            [CompletionResult]::new('--max-failures', '--max-failures', [CompletionResultType]::ParameterName, 'Failed requests allowed over all rounds for the verdict to pass')
+            [CompletionResult]::new('--max-recovery', '--max-recovery', [CompletionResultType]::ParameterName, 'Recovery seconds allowed per round for the verdict to pass')
+            [CompletionResult]::new('--rounds', '--rounds', [CompletionResultType]::ParameterName, 'Repeat the drill N times, waiting for full recovery in between')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Query this URL instead of <NAME>-serve-svc through the API server')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Request path')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Request body [default: the guide''s ["PEAR", 12]]')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Request body [default: the guide''s ["PEAR", 12]]')
+            [CompletionResult]::new('--expect', '--expect', [CompletionResultType]::ParameterName, 'Body every reply must have [default: 12 for the guide''s request]')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Requests in flight at once')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Requests in flight at once')
+            [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'Per-request timeout')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of the report')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of the report')
+            [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Also write the whole report as JSON to FILE')
+            [CompletionResult]::new('--junit', '--junit', [CompletionResultType]::ParameterName, 'Also write a JUnit XML file (one test case per round) for CI systems')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Name of the kubeconfig context to use')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Run the drill even without GCS fault tolerance (to see what it costs)')
+            [CompletionResult]::new('--keep-alive', '--keep-alive', [CompletionResultType]::ParameterName, 'With --url: reuse connections (by default each request opens a fresh one)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'kubectl-rayha;query' {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Query this URL directly instead (ingress, load balancer, a local port)')
             [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Request path [default: /fruit/, or the path of --url]')
@@ -231,6 +265,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show a RayService live: conditions, pods, serve endpoints, Serve replicas, HA checks')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the RayServices kubectl-rayha manages, with Ready and the HA verdict')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete everything kubectl-rayha created for a RayService (by its instance label)')
+            [CompletionResult]::new('failover', 'failover', [CompletionResultType]::ParameterValue, 'The head-failure drill: query while the head pod is deleted, time the recovery, gate on it')
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Send the guide''s request in a loop (one in flight by default) and measure the answers')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('__complete', '__complete', [CompletionResultType]::ParameterValue, 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)')
@@ -253,6 +288,9 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             break
         }
         'kubectl-rayha;help;delete' {
+            break
+        }
+        'kubectl-rayha;help;failover' {
             break
         }
         'kubectl-rayha;help;query' {

@@ -89,7 +89,8 @@ pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
     let mut config = config(global).await?;
     let server = config.cluster_url.to_string();
     config.connect_timeout = Some(CONNECT_TIMEOUT);
-    config.read_timeout = Some(Duration::from_secs(60));
+    // No read timeout: watches stay quiet for minutes; requests carry their own timeouts.
+    config.read_timeout = None;
     let namespace = global
         .namespace
         .clone()

@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::core::DynamicObject;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -111,7 +111,10 @@ pub struct Report {
 pub const REPORT_SCHEMA_ID: &str = "kubectl-rayha/failover-report/v1";
 
 fn now_unix() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
 }
 
 struct Settings {
@@ -132,7 +135,10 @@ fn settings(args: &FailoverArgs) -> Result<Settings> {
     if let Some(r) = args.max_recovery
         && !(r.is_finite() && r > 0.0)
     {
-        return Err(Error::invalid("max-recovery", format!("must be a positive number of seconds (got {r})")));
+        return Err(Error::invalid(
+            "max-recovery",
+            format!("must be a positive number of seconds (got {r})"),
+        ));
     }
     // The request flags mean what they mean for `query`.
     let q = QueryArgs {
@@ -184,28 +190,46 @@ pub fn run(args: FailoverArgs, global: &GlobalArgs) -> Result<Ending> {
 async fn preflight(cluster: &Cluster, args: &FailoverArgs) -> Result<Facts> {
     let facts = status::gather(cluster, &args.name).await?;
     let name = &args.name;
-    let ready = facts.conditions.iter().any(|c| c["type"] == "Ready" && c["status"] == "True");
+    let ready = facts
+        .conditions
+        .iter()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True");
     if !ready {
-        return Err(Error::failed(format!("rayservice/{name} is not Ready: wait for it (kubectl rayha status {name})")));
+        return Err(Error::failed(format!(
+            "rayservice/{name} is not Ready: wait for it (kubectl rayha status {name})"
+        )));
     }
     let head = facts.pods.iter().find(|p| p.role == "head");
     let ft = facts.spec_gcs_ft && head.is_some_and(|h| h.gcs_ft_env);
     if !ft && !args.force {
         return Err(Error::failed(format!(
             "rayservice/{name} runs without GCS fault tolerance{}: when the head restarts, a new empty GCS makes the worker raylets exit, every Serve replica dies and the apps are redeployed, so requests fail; enable gcsFaultToleranceOptions (kubectl rayha generate), or pass --force to measure exactly that",
-            if facts.spec_gcs_ft { " on the running head pod" } else { "" }
+            if facts.spec_gcs_ft {
+                " on the running head pod"
+            } else {
+                ""
+            }
         )));
     }
     if args.target == FailoverTarget::Head {
         let head_ip = head.and_then(|h| h.ip.clone());
-        if facts.dashboard_error.is_none() && facts.replicas.iter().any(|r| Some(&r.node_ip) == head_ip.as_ref()) {
+        if facts.dashboard_error.is_none()
+            && facts
+                .replicas
+                .iter()
+                .any(|r| Some(&r.node_ip) == head_ip.as_ref())
+        {
             return Err(Error::failed(format!(
                 "rayservice/{name} has Serve replicas on its head pod, which die with it: start the head with num-cpus: \"0\" (kubectl rayha lint)"
             )));
         }
     }
     let head_name = head.map(|h| h.name.clone());
-    let others = facts.serve_endpoints.iter().filter(|e| e.ready && e.pod != head_name).count();
+    let others = facts
+        .serve_endpoints
+        .iter()
+        .filter(|e| e.ready && e.pod != head_name)
+        .count();
     if others == 0 && args.url.is_none() {
         return Err(Error::failed(format!(
             "{name}-serve-svc has no ready endpoint besides the head: nothing would answer while it is down"
@@ -240,8 +264,14 @@ impl Lock {
             metadata: kube::core::ObjectMeta {
                 name: Some(name.clone()),
                 labels: Some(BTreeMap::from([
-                    ("app.kubernetes.io/managed-by".to_string(), "kubectl-rayha".to_string()),
-                    ("app.kubernetes.io/instance".to_string(), rayservice.to_string()),
+                    (
+                        "app.kubernetes.io/managed-by".to_string(),
+                        "kubectl-rayha".to_string(),
+                    ),
+                    (
+                        "app.kubernetes.io/instance".to_string(),
+                        rayservice.to_string(),
+                    ),
                 ])),
                 ..Default::default()
             },
@@ -250,11 +280,23 @@ impl Lock {
         match api.create(&PostParams::default(), &lease).await {
             Ok(_) => return Ok(Lock { api, name, holder }),
             Err(kube::Error::Api(s)) if s.code == 409 => {}
-            Err(e) => return Err(Error::failed(format!("cannot take the drill lock (lease {name}): {}", describe_kube_error(&e)))),
+            Err(e) => {
+                return Err(Error::failed(format!(
+                    "cannot take the drill lock (lease {name}): {}",
+                    describe_kube_error(&e)
+                )));
+            }
         }
-        let existing = api.get(&name).await.map_err(|e| Error::failed(format!("cannot read lease {name}: {}", describe_kube_error(&e))))?;
+        let existing = api.get(&name).await.map_err(|e| {
+            Error::failed(format!(
+                "cannot read lease {name}: {}",
+                describe_kube_error(&e)
+            ))
+        })?;
         let spec = existing.spec.clone().unwrap_or_default();
-        let expires = spec.renew_time.as_ref().map(|t| t.0.as_second() + i64::from(spec.lease_duration_seconds.unwrap_or(LOCK_SECONDS)));
+        let expires = spec.renew_time.as_ref().map(|t| {
+            t.0.as_second() + i64::from(spec.lease_duration_seconds.unwrap_or(LOCK_SECONDS))
+        });
         let now = now_unix() as i64;
         if expires.is_some_and(|e| e > now) {
             return Err(Error::failed(format!(
@@ -268,14 +310,22 @@ impl Lock {
         taken.spec = Some(lease_spec(&holder));
         api.replace(&name, &PostParams::default(), &taken)
             .await
-            .map_err(|e| Error::failed(format!("cannot take over the expired lease {name}: {}", describe_kube_error(&e))))?;
+            .map_err(|e| {
+                Error::failed(format!(
+                    "cannot take over the expired lease {name}: {}",
+                    describe_kube_error(&e)
+                ))
+            })?;
         Ok(Lock { api, name, holder })
     }
 
     async fn renew(&self) {
         if let Ok(mut lease) = self.api.get(&self.name).await {
             lease.spec = Some(lease_spec(&self.holder));
-            let _ = self.api.replace(&self.name, &PostParams::default(), &lease).await;
+            let _ = self
+                .api
+                .replace(&self.name, &PostParams::default(), &lease)
+                .await;
         }
     }
 
@@ -289,8 +339,12 @@ fn lease_spec(holder: &str) -> LeaseSpec {
     LeaseSpec {
         holder_identity: Some(holder.to_string()),
         lease_duration_seconds: Some(LOCK_SECONDS),
-        acquire_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(now)),
-        renew_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(now)),
+        acquire_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+            now,
+        )),
+        renew_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+            now,
+        )),
         ..Default::default()
     }
 }
@@ -316,7 +370,11 @@ async fn drill(args: FailoverArgs, global: &GlobalArgs, settings: Settings) -> R
         rayservice: args.name.clone(),
         namespace: cluster.namespace.clone(),
         target: format!("{:?}", args.target).to_lowercase(),
-        route: if args.url.is_some() { "url".into() } else { "proxy".into() },
+        route: if args.url.is_some() {
+            "url".into()
+        } else {
+            "proxy".into()
+        },
         connection: match (&args.url, args.keep_alive) {
             (None, _) => "keep-alive to the API server".into(),
             (Some(_), true) => "keep-alive".into(),
@@ -340,15 +398,31 @@ async fn drill(args: FailoverArgs, global: &GlobalArgs, settings: Settings) -> R
         }
         lock.renew().await;
         if round > 1 {
-            eprintln!("waiting for rayservice/{} to be fully Ready before round {round}", args.name);
-            if let Err(e) = crate::wait::until_ready(&cluster, &cluster.namespace, &args.name, settings.recovery_timeout).await {
+            eprintln!(
+                "waiting for rayservice/{} to be fully Ready before round {round}",
+                args.name
+            );
+            if let Err(e) = crate::wait::until_ready(
+                &cluster,
+                &cluster.namespace,
+                &args.name,
+                settings.recovery_timeout,
+            )
+            .await
+            {
                 result = Err(e);
                 break;
             }
         }
         match run_round(&cluster, &args, &settings, round, &lock, &stop_all).await {
             Ok(r) => {
-                eprintln!("round {round}: {} request(s), {} failure(s), recovery {}", r.requests.requests, r.requests.failures, r.recovery_s.map_or("not reached".into(), |s| format!("{s:.1} s")));
+                eprintln!(
+                    "round {round}: {} request(s), {} failure(s), recovery {}",
+                    r.requests.requests,
+                    r.requests.failures,
+                    r.recovery_s
+                        .map_or("not reached".into(), |s| format!("{s:.1} s"))
+                );
                 report.rounds.push(r);
             }
             Err(e) => {
@@ -375,21 +449,40 @@ async fn drill(args: FailoverArgs, global: &GlobalArgs, settings: Settings) -> R
 fn confirm(args: &FailoverArgs, facts: &Facts) -> Result<bool> {
     use std::io::{BufRead, IsTerminal, Write};
     if !std::io::stdin().is_terminal() {
-        return Err(Error::usage("refusing to delete a pod without confirmation: pass -y (standard input is not a terminal)"));
+        return Err(Error::usage(
+            "refusing to delete a pod without confirmation: pass -y (standard input is not a terminal)",
+        ));
     }
     let victim = pick_victim_name(args.target, facts).unwrap_or_else(|| "a pod".into());
-    eprint!("This deletes {victim} of rayservice/{} in namespace {} {} time(s). Continue? [y/N] ", args.name, facts.namespace, args.rounds);
+    eprint!(
+        "This deletes {victim} of rayservice/{} in namespace {} {} time(s). Continue? [y/N] ",
+        args.name, facts.namespace, args.rounds
+    );
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::failed(format!("cannot read the answer: {e}")))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::failed(format!("cannot read the answer: {e}")))?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 fn pick_victim_name(target: FailoverTarget, facts: &Facts) -> Option<String> {
     match target {
-        FailoverTarget::Head => facts.pods.iter().find(|p| p.role == "head").map(|p| format!("head pod {}", p.name)),
-        FailoverTarget::Worker => facts.pods.iter().find(|p| p.role == "worker").map(|p| format!("worker pod {}", p.name)),
-        FailoverTarget::Redis => facts.redis.as_ref().map(|(n, _, _)| format!("the pod of deployment/{n}")),
+        FailoverTarget::Head => facts
+            .pods
+            .iter()
+            .find(|p| p.role == "head")
+            .map(|p| format!("head pod {}", p.name)),
+        FailoverTarget::Worker => facts
+            .pods
+            .iter()
+            .find(|p| p.role == "worker")
+            .map(|p| format!("worker pod {}", p.name)),
+        FailoverTarget::Redis => facts
+            .redis
+            .as_ref()
+            .map(|(n, _, _)| format!("the pod of deployment/{n}")),
     }
 }
 
@@ -407,13 +500,22 @@ struct UrlRequester {
 
 impl Requester for UrlRequester {
     async fn request(&mut self) -> std::result::Result<(), engine::Cause> {
-        self.conn.send(&self.prepared, self.timeout).await.map(|_| ())
+        self.conn
+            .send(&self.prepared, self.timeout)
+            .await
+            .map(|_| ())
     }
 }
 
 fn load_for(cluster: &Cluster, args: &FailoverArgs, settings: &Settings) -> Result<Load> {
     match &args.url {
-        None => Ok(Load::Proxy(query::proxy_requesters(&cluster.client, &cluster.namespace, &args.name, &settings.request, args.concurrency)?)),
+        None => Ok(Load::Proxy(query::proxy_requesters(
+            &cluster.client,
+            &cluster.namespace,
+            &args.name,
+            &settings.request,
+            args.concurrency,
+        )?)),
         Some(raw) => {
             let url = Url::parse(raw).map_err(|e| Error::invalid("url", e))?;
             use std::net::ToSocketAddrs;
@@ -423,7 +525,15 @@ fn load_for(cluster: &Cluster, args: &FailoverArgs, settings: &Settings) -> Resu
                 .and_then(|mut a| a.next())
                 .ok_or_else(|| Error::failed(format!("cannot resolve {}", url.host)))?;
             let prepared = Arc::new(Prepared::new(&url, &settings.request, args.keep_alive));
-            Ok(Load::Url((0..args.concurrency).map(|_| UrlRequester { conn: Conn::new(addr, args.keep_alive), prepared: prepared.clone(), timeout: settings.request.timeout }).collect()))
+            Ok(Load::Url(
+                (0..args.concurrency)
+                    .map(|_| UrlRequester {
+                        conn: Conn::new(addr, args.keep_alive),
+                        prepared: prepared.clone(),
+                        timeout: settings.request.timeout,
+                    })
+                    .collect(),
+            ))
         }
     }
 }
@@ -444,7 +554,11 @@ struct Recorders {
     after_used: bool,
 }
 
-fn consume(mut rx: mpsc::UnboundedReceiver<Sample>, start: Instant, bounds: Arc<Mutex<Boundaries>>) -> tokio::task::JoinHandle<Recorders> {
+fn consume(
+    mut rx: mpsc::UnboundedReceiver<Sample>,
+    start: Instant,
+    bounds: Arc<Mutex<Boundaries>>,
+) -> tokio::task::JoinHandle<Recorders> {
     tokio::spawn(async move {
         let mut r = Recorders {
             all: Recorder::new(start),
@@ -483,15 +597,25 @@ struct Observed {
     new_running: bool,
     new_ready: bool,
     endpoints_ready: Option<usize>,
-    endpoints_full: usize,
     rs_ready: Option<bool>,
     apps_running: Option<bool>,
     worker_restarts: BTreeMap<String, i32>,
 }
 
-async fn run_round(cluster: &Cluster, args: &FailoverArgs, settings: &Settings, round: u32, lock: &Lock, stop_all: &StopHandle) -> Result<Round> {
+async fn run_round(
+    cluster: &Cluster,
+    args: &FailoverArgs,
+    settings: &Settings,
+    round: u32,
+    lock: &Lock,
+    stop_all: &StopHandle,
+) -> Result<Round> {
     let before = status::gather(cluster, &args.name).await?;
-    let rc = before.active_cluster.clone().or(before.pending_cluster.clone()).ok_or_else(|| Error::failed("no RayCluster"))?;
+    let rc = before
+        .active_cluster
+        .clone()
+        .or(before.pending_cluster.clone())
+        .ok_or_else(|| Error::failed("no RayCluster"))?;
     let victim = pick_victim(cluster, args.target, &before).await?;
     let (victim_name, victim_uid, victim_labels) = victim;
 
@@ -501,7 +625,12 @@ async fn run_round(cluster: &Cluster, args: &FailoverArgs, settings: &Settings, 
     let bounds: Arc<Mutex<Boundaries>> = Arc::default();
     let consumer = consume(rx, start, bounds.clone());
     let load_stop = StopHandle::default();
-    let shape = Shape { concurrency: args.concurrency, rate: None, count: None, duration: None };
+    let shape = Shape {
+        concurrency: args.concurrency,
+        rate: None,
+        count: None,
+        duration: None,
+    };
     let load = match load_for(cluster, args, settings)? {
         Load::Proxy(r) => tokio::spawn(engine::run(shape, r, tx, load_stop.clone())),
         Load::Url(r) => tokio::spawn(engine::run(shape, r, tx, load_stop.clone())),
@@ -518,26 +647,59 @@ async fn run_round(cluster: &Cluster, args: &FailoverArgs, settings: &Settings, 
         dp = dp.grace_period(g);
     }
     if !stop_all.stopped() {
-        pods.delete(&victim_name, &dp).await.map_err(|e| Error::failed(format!("cannot delete pod {victim_name}: {}", describe_kube_error(&e))))?;
-        timeline.push(Event { t_s: 0.0, event: format!("deleted {} pod {victim_name}", args.target_word()) });
+        pods.delete(&victim_name, &dp).await.map_err(|e| {
+            Error::failed(format!(
+                "cannot delete pod {victim_name}: {}",
+                describe_kube_error(&e)
+            ))
+        })?;
+        timeline.push(Event {
+            t_s: 0.0,
+            event: format!("deleted {} pod {victim_name}", args.target_word()),
+        });
     }
 
     let expected_endpoints = before.serve_endpoints.iter().filter(|e| e.ready).count();
     let (recovered, replacement) = if stop_all.stopped() {
         (None, None)
     } else {
-        follow(cluster, args, &rc, &victim_name, &victim_uid, &victim_labels, expected_endpoints, &before, kill_at, settings.recovery_timeout, &mut timeline, lock, stop_all).await?
+        follow(
+            cluster,
+            args,
+            &rc,
+            &victim_name,
+            &victim_uid,
+            &victim_labels,
+            expected_endpoints,
+            &before,
+            kill_at,
+            settings.recovery_timeout,
+            &mut timeline,
+            lock,
+            stop_all,
+        )
+        .await?
     };
     if let Some(t) = recovered {
         bounds.lock().expect("boundaries lock").recovered = Some(t);
-        timeline.push(Event { t_s: secs(kill_at, t), event: "fully recovered".into() });
+        timeline.push(Event {
+            t_s: secs(kill_at, t),
+            event: "fully recovered".into(),
+        });
         sleep_or_stop(settings.settle, stop_all).await;
     }
     load_stop.stop();
     let _ = load.await;
-    let mut recorders = consumer.await.map_err(|e| Error::failed(format!("internal: {e}")))?;
+    let mut recorders = consumer
+        .await
+        .map_err(|e| Error::failed(format!("internal: {e}")))?;
     let end = Instant::now();
-    for r in [&mut recorders.all, &mut recorders.before, &mut recorders.during, &mut recorders.after] {
+    for r in [
+        &mut recorders.all,
+        &mut recorders.before,
+        &mut recorders.during,
+        &mut recorders.after,
+    ] {
         r.finish(end);
     }
 
@@ -547,18 +709,32 @@ async fn run_round(cluster: &Cluster, args: &FailoverArgs, settings: &Settings, 
     let recovery_s = recovered.map(|t| secs(kill_at, t));
     let mut reasons = Vec::new();
     if recovered.is_none() {
-        reasons.push(if stop_all.stopped() { "interrupted before recovery".to_string() } else { format!("no full recovery within {} s", settings.recovery_timeout.as_secs()) });
+        reasons.push(if stop_all.stopped() {
+            "interrupted before recovery".to_string()
+        } else {
+            format!(
+                "no full recovery within {} s",
+                settings.recovery_timeout.as_secs()
+            )
+        });
     }
     if let (Some(max), Some(r)) = (args.max_recovery, recovery_s)
         && r > max
     {
-        reasons.push(format!("recovery took {r:.1} s, more than --max-recovery {max}"));
+        reasons.push(format!(
+            "recovery took {r:.1} s, more than --max-recovery {max}"
+        ));
     }
     if args.target == FailoverTarget::Head && !survival.workers_restarted_or_replaced.is_empty() {
-        reasons.push(format!("worker pods restarted or replaced: {}", survival.workers_restarted_or_replaced.join(", ")));
+        reasons.push(format!(
+            "worker pods restarted or replaced: {}",
+            survival.workers_restarted_or_replaced.join(", ")
+        ));
     }
     if args.target == FailoverTarget::Head && !survival.replicas_unchanged {
-        reasons.push("Serve replicas were replaced (actor ids changed): the apps were redeployed".into());
+        reasons.push(
+            "Serve replicas were replaced (actor ids changed): the apps were redeployed".into(),
+        );
     }
     Ok(Round {
         round,
@@ -597,25 +773,60 @@ fn secs(from: Instant, to: Instant) -> f64 {
 async fn sleep_or_stop(d: Duration, stop: &StopHandle) {
     let deadline = Instant::now() + d;
     while Instant::now() < deadline && !stop.stopped() {
-        tokio::time::sleep(Duration::from_millis(100).min(deadline.saturating_duration_since(Instant::now()))).await;
+        tokio::time::sleep(
+            Duration::from_millis(100).min(deadline.saturating_duration_since(Instant::now())),
+        )
+        .await;
     }
 }
 
 /// The pod to delete: (name, uid, labels that find its replacement).
-async fn pick_victim(cluster: &Cluster, target: FailoverTarget, facts: &Facts) -> Result<(String, String, String)> {
+async fn pick_victim(
+    cluster: &Cluster,
+    target: FailoverTarget,
+    facts: &Facts,
+) -> Result<(String, String, String)> {
     match target {
         FailoverTarget::Head | FailoverTarget::Worker => {
-            let role = if target == FailoverTarget::Head { "head" } else { "worker" };
-            let p = facts.pods.iter().find(|p| p.role == role).ok_or_else(|| Error::failed(format!("no {role} pod")))?;
-            let rc = facts.active_cluster.clone().or(facts.pending_cluster.clone()).unwrap_or_default();
-            Ok((p.name.clone(), p.uid.clone(), format!("ray.io/cluster={rc},ray.io/node-type={role}")))
+            let role = if target == FailoverTarget::Head {
+                "head"
+            } else {
+                "worker"
+            };
+            let p = facts
+                .pods
+                .iter()
+                .find(|p| p.role == role)
+                .ok_or_else(|| Error::failed(format!("no {role} pod")))?;
+            let rc = facts
+                .active_cluster
+                .clone()
+                .or(facts.pending_cluster.clone())
+                .unwrap_or_default();
+            Ok((
+                p.name.clone(),
+                p.uid.clone(),
+                format!("ray.io/cluster={rc},ray.io/node-type={role}"),
+            ))
         }
         FailoverTarget::Redis => {
             let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-            let selector = format!("app.kubernetes.io/instance={},app.kubernetes.io/name=redis", facts.name);
-            let list = pods.list(&ListParams::default().labels(&selector)).await.map_err(|e| Error::failed(describe_kube_error(&e)))?;
-            let p = list.items.into_iter().next().ok_or_else(|| Error::failed("no Redis pod of this bundle (external Redis cannot be drilled here)"))?;
-            Ok((p.metadata.name.unwrap_or_default(), p.metadata.uid.unwrap_or_default(), selector))
+            let selector = format!(
+                "app.kubernetes.io/instance={},app.kubernetes.io/name=redis",
+                facts.name
+            );
+            let list = pods
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .map_err(|e| Error::failed(describe_kube_error(&e)))?;
+            let p = list.items.into_iter().next().ok_or_else(|| {
+                Error::failed("no Redis pod of this bundle (external Redis cannot be drilled here)")
+            })?;
+            Ok((
+                p.metadata.name.unwrap_or_default(),
+                p.metadata.uid.unwrap_or_default(),
+                selector,
+            ))
         }
     }
 }
@@ -642,17 +853,50 @@ async fn follow(
     let rs_api: Api<DynamicObject> = Api::namespaced_with(
         cluster.client.clone(),
         ns,
-        &kube::discovery::ApiResource { group: "ray.io".into(), version: "v1".into(), api_version: "ray.io/v1".into(), kind: "RayService".into(), plural: "rayservices".into() },
+        &kube::discovery::ApiResource {
+            group: "ray.io".into(),
+            version: "v1".into(),
+            api_version: "ray.io/v1".into(),
+            kind: "RayService".into(),
+            plural: "rayservices".into(),
+        },
     );
-    let pod_selector = if args.target == FailoverTarget::Redis { replacement_selector.to_string() } else { format!("ray.io/cluster={rc}") };
-    let mut pod_events = watcher(pods, watcher::Config::default().labels(&pod_selector)).boxed();
-    let mut slice_events = watcher(slices, watcher::Config::default().labels(&format!("kubernetes.io/service-name={}-serve-svc", args.name))).boxed();
-    let mut rs_events = watcher(rs_api, watcher::Config::default().fields(&format!("metadata.name={}", args.name))).boxed();
-    let mut seen = Observed { endpoints_full: expected_endpoints, ..Default::default() };
+    let pod_selector = if args.target == FailoverTarget::Redis {
+        replacement_selector.to_string()
+    } else {
+        format!("ray.io/cluster={rc}")
+    };
+    let mut pod_events = watcher(pods, watcher::Config::default().labels(&pod_selector))
+        .default_backoff()
+        .boxed();
+    let mut slice_events = watcher(
+        slices,
+        watcher::Config::default().labels(&format!(
+            "kubernetes.io/service-name={}-serve-svc",
+            args.name
+        )),
+    )
+    .default_backoff()
+    .boxed();
+    let mut rs_events = watcher(
+        rs_api,
+        watcher::Config::default().fields(&format!("metadata.name={}", args.name)),
+    )
+    .default_backoff()
+    .boxed();
+    let mut seen = Observed::default();
     for p in before.pods.iter().filter(|p| p.role == "worker") {
         seen.worker_restarts.insert(p.name.clone(), p.restarts);
     }
-    let role = if args.target == FailoverTarget::Redis { None } else { Some(if args.target == FailoverTarget::Head { "head" } else { "worker" }) };
+    let role = if args.target == FailoverTarget::Redis {
+        None
+    } else {
+        Some(if args.target == FailoverTarget::Head {
+            "head"
+        } else {
+            "worker"
+        })
+    };
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
     let mut renew = tokio::time::interval(Duration::from_secs(20));
@@ -662,14 +906,15 @@ async fn follow(
         let t = secs(kill_at, now);
         tokio::select! {
             ev = pod_events.try_next() => {
-                let ev = ev.map_err(|e| Error::failed(format!("watching pods: {e}")))?;
+                // A broken stream is re-listed by the watcher: keep following.
+                let Ok(ev) = ev else { continue };
                 for (pod, deleted) in flatten_pod_event(ev) {
                     observe_pod(&pod, deleted, victim, victim_uid, role, &mut seen, t, timeline);
                 }
             }
             ev = slice_events.try_next() => {
-                let ev = ev.map_err(|e| Error::failed(format!("watching endpointslices: {e}")))?;
-                if let Some(ev) = ev {
+                let Ok(Some(ev)) = ev else { continue };
+                {
                     match ev {
                         watcher::Event::Apply(s) | watcher::Event::InitApply(s) => { slices_state.insert(s.metadata.name.clone().unwrap_or_default(), ready_endpoints(&s)); }
                         watcher::Event::Delete(s) => { slices_state.remove(&s.metadata.name.clone().unwrap_or_default()); }
@@ -685,8 +930,7 @@ async fn follow(
                 }
             }
             ev = rs_events.try_next() => {
-                let ev = ev.map_err(|e| Error::failed(format!("watching rayservice: {e}")))?;
-                if let Some(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) = ev {
+                if let Ok(Some(watcher::Event::Apply(o) | watcher::Event::InitApply(o))) = ev {
                     let v = serde_json::to_value(&o).unwrap_or(Value::Null);
                     observe_rayservice(&v, &mut seen, t, timeline);
                 }
@@ -698,8 +942,15 @@ async fn follow(
             }
         }
         let replaced = seen.new_ready && (seen.old_gone || args.target == FailoverTarget::Redis);
-        let endpoints_ok = args.target == FailoverTarget::Redis || seen.endpoints_ready.is_some_and(|n| n >= expected_endpoints);
-        if replaced && endpoints_ok && seen.rs_ready != Some(false) && seen.apps_running != Some(false) {
+        let endpoints_ok = args.target == FailoverTarget::Redis
+            || seen
+                .endpoints_ready
+                .is_some_and(|n| n >= expected_endpoints);
+        if replaced
+            && endpoints_ok
+            && seen.rs_ready != Some(false)
+            && seen.apps_running != Some(false)
+        {
             return Ok((Some(Instant::now()), seen.new_pod.map(|p| p.0)));
         }
     }
@@ -714,11 +965,24 @@ fn flatten_pod_event(ev: Option<watcher::Event<Pod>>) -> Vec<(Pod, bool)> {
 }
 
 fn ready_endpoints(s: &EndpointSlice) -> usize {
-    s.endpoints.iter().filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(false)).map(|e| e.addresses.len()).sum()
+    s.endpoints
+        .iter()
+        .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(false))
+        .map(|e| e.addresses.len())
+        .sum()
 }
 
 #[allow(clippy::too_many_arguments)]
-fn observe_pod(pod: &Pod, deleted: bool, victim: &str, victim_uid: &str, role: Option<&str>, seen: &mut Observed, t: f64, timeline: &mut Vec<Event>) {
+fn observe_pod(
+    pod: &Pod,
+    deleted: bool,
+    victim: &str,
+    victim_uid: &str,
+    role: Option<&str>,
+    seen: &mut Observed,
+    t: f64,
+    timeline: &mut Vec<Event>,
+) {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let labels = pod.metadata.labels.clone().unwrap_or_default();
@@ -726,42 +990,72 @@ fn observe_pod(pod: &Pod, deleted: bool, victim: &str, victim_uid: &str, role: O
     if uid == victim_uid {
         if deleted && !seen.old_gone {
             seen.old_gone = true;
-            timeline.push(Event { t_s: t, event: format!("old pod {victim} gone") });
+            timeline.push(Event {
+                t_s: t,
+                event: format!("old pod {victim} gone"),
+            });
         } else if pod.metadata.deletion_timestamp.is_some() && !seen.old_terminating {
             seen.old_terminating = true;
-            timeline.push(Event { t_s: t, event: format!("old pod {victim} terminating") });
+            timeline.push(Event {
+                t_s: t,
+                event: format!("old pod {victim} terminating"),
+            });
         }
         return;
     }
     if deleted || pod.metadata.deletion_timestamp.is_some() {
         if pod_role == Some("worker") && role != Some("worker") {
-            timeline.push(Event { t_s: t, event: format!("worker pod {name} deleted") });
+            timeline.push(Event {
+                t_s: t,
+                event: format!("worker pod {name} deleted"),
+            });
         }
         return;
     }
-    let is_replacement = role.is_none_or(|r| pod_role == Some(r)) && !seen.worker_restarts.contains_key(&name);
+    let is_replacement =
+        role.is_none_or(|r| pod_role == Some(r)) && !seen.worker_restarts.contains_key(&name);
     if is_replacement {
         if seen.new_pod.as_ref().is_none_or(|(_, u)| *u != uid) && seen.new_pod.is_none() {
             seen.new_pod = Some((name.clone(), uid.clone()));
-            timeline.push(Event { t_s: t, event: format!("new pod {name} created") });
+            timeline.push(Event {
+                t_s: t,
+                event: format!("new pod {name} created"),
+            });
         }
-        let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+        let phase = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default();
         if phase == "Running" && !seen.new_running {
             seen.new_running = true;
-            timeline.push(Event { t_s: t, event: format!("new pod {name} Running") });
+            timeline.push(Event {
+                t_s: t,
+                event: format!("new pod {name} Running"),
+            });
         }
         if crate::wait::pod_ready(pod) && !seen.new_ready {
             seen.new_ready = true;
-            timeline.push(Event { t_s: t, event: format!("new pod {name} Ready") });
+            timeline.push(Event {
+                t_s: t,
+                event: format!("new pod {name} Ready"),
+            });
         }
         return;
     }
     if pod_role == Some("worker") {
-        let restarts: i32 = pod.status.as_ref().and_then(|s| s.container_statuses.as_ref()).map_or(0, |c| c.iter().map(|c| c.restart_count).sum());
+        let restarts: i32 = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .map_or(0, |c| c.iter().map(|c| c.restart_count).sum());
         if let Some(prev) = seen.worker_restarts.get(&name).copied()
             && restarts > prev
         {
-            timeline.push(Event { t_s: t, event: format!("worker pod {name} restarted a container (restarts {restarts})") });
+            timeline.push(Event {
+                t_s: t,
+                event: format!("worker pod {name} restarted a container (restarts {restarts})"),
+            });
             seen.worker_restarts.insert(name, restarts);
         }
     }
@@ -769,28 +1063,60 @@ fn observe_pod(pod: &Pod, deleted: bool, victim: &str, victim_uid: &str, role: O
 
 fn observe_rayservice(v: &Value, seen: &mut Observed, t: f64, timeline: &mut Vec<Event>) {
     let status = &v["status"];
-    let ready = status["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "Ready")).cloned();
+    let ready = status["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+        .cloned();
     let is_ready = ready.as_ref().is_some_and(|c| c["status"] == "True");
     if seen.rs_ready.is_some_and(|r| r != is_ready) {
-        let reason = ready.as_ref().and_then(|c| c["reason"].as_str()).unwrap_or("");
-        timeline.push(Event { t_s: t, event: format!("RayService Ready {} ({reason})", if is_ready { "True" } else { "False" }) });
+        let reason = ready
+            .as_ref()
+            .and_then(|c| c["reason"].as_str())
+            .unwrap_or("");
+        timeline.push(Event {
+            t_s: t,
+            event: format!(
+                "RayService Ready {} ({reason})",
+                if is_ready { "True" } else { "False" }
+            ),
+        });
     }
     seen.rs_ready = Some(is_ready);
-    let serving = if status["activeServiceStatus"]["rayClusterName"].is_string() { &status["activeServiceStatus"] } else { &status["pendingServiceStatus"] };
+    let serving = if status["activeServiceStatus"]["rayClusterName"].is_string() {
+        &status["activeServiceStatus"]
+    } else {
+        &status["pendingServiceStatus"]
+    };
     let apps = serving["applicationStatuses"].as_object();
-    let running = apps.is_some_and(|a| !a.is_empty() && a.values().all(|s| s["status"] == "RUNNING"));
+    let running =
+        apps.is_some_and(|a| !a.is_empty() && a.values().all(|s| s["status"] == "RUNNING"));
     if seen.apps_running.is_some_and(|r| r != running) {
-        timeline.push(Event { t_s: t, event: if running { "Serve apps RUNNING again".into() } else { "Serve apps not RUNNING".into() } });
+        timeline.push(Event {
+            t_s: t,
+            event: if running {
+                "Serve apps RUNNING again".into()
+            } else {
+                "Serve apps not RUNNING".into()
+            },
+        });
     }
     seen.apps_running = Some(running);
 }
 
 fn survival(before: &Facts, after: &Facts, target: FailoverTarget, victim: &str) -> Survival {
-    let workers = |f: &Facts| -> BTreeMap<String, i32> { f.pods.iter().filter(|p| p.role == "worker").map(|p| (p.name.clone(), p.restarts)).collect() };
+    let workers = |f: &Facts| -> BTreeMap<String, i32> {
+        f.pods
+            .iter()
+            .filter(|p| p.role == "worker")
+            .map(|p| (p.name.clone(), p.restarts))
+            .collect()
+    };
     let replicas = |f: &Facts| -> BTreeMap<String, Vec<String>> {
         let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for r in f.replicas.iter().filter(|r| r.state == "RUNNING") {
-            m.entry(format!("{}/{}", r.app, r.deployment)).or_default().push(r.actor_id.clone());
+            m.entry(format!("{}/{}", r.app, r.deployment))
+                .or_default()
+                .push(r.actor_id.clone());
         }
         m.values_mut().for_each(|v| v.sort());
         m
@@ -798,7 +1124,10 @@ fn survival(before: &Facts, after: &Facts, target: FailoverTarget, victim: &str)
     let (wb, wa) = (workers(before), workers(after));
     let changed: Vec<String> = wb
         .iter()
-        .filter(|(name, restarts)| !(target == FailoverTarget::Worker && name.as_str() == victim) && wa.get(*name).is_none_or(|r| r > restarts))
+        .filter(|(name, restarts)| {
+            !(target == FailoverTarget::Worker && name.as_str() == victim)
+                && wa.get(*name).is_none_or(|r| r > restarts)
+        })
         .map(|(n, _)| n.clone())
         .collect();
     let (rb, ra) = (replicas(before), replicas(after));
@@ -820,12 +1149,19 @@ pub fn finish(report: &mut Report) {
     rec.sort_by(|a, b| a.total_cmp(b));
     report.recovery_s = (!rec.is_empty()).then(|| Stats {
         min: rec[0],
-        median: if rec.len() % 2 == 1 { rec[rec.len() / 2] } else { (rec[rec.len() / 2 - 1] + rec[rec.len() / 2]) / 2.0 },
+        median: if rec.len() % 2 == 1 {
+            rec[rec.len() / 2]
+        } else {
+            (rec[rec.len() / 2 - 1] + rec[rec.len() / 2]) / 2.0
+        },
         max: rec[rec.len() - 1],
     });
     let mut reasons = Vec::new();
     if report.total_failures > report.max_failures {
-        reasons.push(format!("{} failed request(s), more than --max-failures {}", report.total_failures, report.max_failures));
+        reasons.push(format!(
+            "{} failed request(s), more than --max-failures {}",
+            report.total_failures, report.max_failures
+        ));
     }
     for r in &report.rounds {
         for reason in &r.reasons {
@@ -845,10 +1181,12 @@ pub fn finish(report: &mut Report) {
 fn emit(report: &Report, args: &FailoverArgs) -> Result<()> {
     let json = serde_json::to_string_pretty(report).expect("report serialises") + "\n";
     if let Some(path) = &args.report {
-        std::fs::write(path, &json).map_err(|e| Error::failed(format!("--report {}: {e}", path.display())))?;
+        std::fs::write(path, &json)
+            .map_err(|e| Error::failed(format!("--report {}: {e}", path.display())))?;
     }
     if let Some(path) = &args.junit {
-        std::fs::write(path, junit(report)).map_err(|e| Error::failed(format!("--junit {}: {e}", path.display())))?;
+        std::fs::write(path, junit(report))
+            .map_err(|e| Error::failed(format!("--junit {}: {e}", path.display())))?;
     }
     match args.output {
         QueryOutput::Json => print!("{json}"),
@@ -858,12 +1196,18 @@ fn emit(report: &Report, args: &FailoverArgs) -> Result<()> {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// One test suite, one test case per round.
 pub fn junit(report: &Report) -> String {
-    let failures = report.rounds.iter().filter(|r| !r.passed).count() + usize::from(report.total_failures > report.max_failures && report.rounds.iter().all(|r| r.passed));
+    let failures = report.rounds.iter().filter(|r| !r.passed).count()
+        + usize::from(
+            report.total_failures > report.max_failures && report.rounds.iter().all(|r| r.passed),
+        );
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"kubectl-rayha failover {}\" tests=\"{}\" failures=\"{failures}\">\n",
         xml_escape(&report.rayservice),
@@ -882,7 +1226,10 @@ pub fn junit(report: &Report) -> String {
             problems.push(format!("{} failed request(s)", r.requests.failures));
         }
         if !problems.is_empty() {
-            out.push_str(&format!("    <failure message=\"{}\"/>\n", xml_escape(&problems.join("; "))));
+            out.push_str(&format!(
+                "    <failure message=\"{}\"/>\n",
+                xml_escape(&problems.join("; "))
+            ));
         }
         out.push_str(&format!(
             "    <system-out>requests {} failures {} recovery_s {}</system-out>\n  </testcase>\n",
@@ -902,36 +1249,73 @@ pub fn render_text(report: &Report) -> String {
         report.rayservice, report.namespace, report.target, report.route, report.connection
     );
     for r in &report.rounds {
-        out.push_str(&format!("round {}: deleted pod {}\n", r.round, r.killed_pod));
+        out.push_str(&format!(
+            "round {}: deleted pod {}\n",
+            r.round, r.killed_pod
+        ));
         for e in &r.timeline {
             out.push_str(&format!("  {:>+8.2} s  {}\n", e.t_s, e.event));
         }
         out.push_str(&format!(
             "  recovery: {}\n",
-            r.recovery_s.map_or("not reached".into(), |s| format!("{s:.2} s"))
+            r.recovery_s
+                .map_or("not reached".into(), |s| format!("{s:.2} s"))
         ));
-        for (phase, s) in [("before", &r.phases.before), ("during", &r.phases.during), ("after", &r.phases.after)] {
+        for (phase, s) in [
+            ("before", &r.phases.before),
+            ("during", &r.phases.during),
+            ("after", &r.phases.after),
+        ] {
             if let Some(s) = s {
-                let causes: Vec<String> = s.failures_by_cause.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                let causes: Vec<String> = s
+                    .failures_by_cause
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
                 out.push_str(&format!(
                     "  {phase:<7} requests {:>6}  failures {:>4}{}  p50 {}  p99 {}\n",
                     s.requests,
                     s.failures,
-                    if causes.is_empty() { String::new() } else { format!(" ({})", causes.join(", ")) },
-                    s.latency_ms.as_ref().map_or("-".into(), |l| format!("{:.1} ms", l.p50)),
-                    s.latency_ms.as_ref().map_or("-".into(), |l| format!("{:.1} ms", l.p99)),
+                    if causes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", causes.join(", "))
+                    },
+                    s.latency_ms
+                        .as_ref()
+                        .map_or("-".into(), |l| format!("{:.1} ms", l.p50)),
+                    s.latency_ms
+                        .as_ref()
+                        .map_or("-".into(), |l| format!("{:.1} ms", l.p99)),
                 ));
             }
         }
-        out.push_str(&format!("  longest without a success: {:.2} s\n", r.requests.longest_without_success_s));
+        out.push_str(&format!(
+            "  longest without a success: {:.2} s\n",
+            r.requests.longest_without_success_s
+        ));
         out.push_str(&format!(
             "  workers restarted or replaced: {}; Serve replica actors unchanged: {}\n",
-            if r.survival.workers_restarted_or_replaced.is_empty() { "none".into() } else { r.survival.workers_restarted_or_replaced.join(", ") },
-            if r.survival.replicas_unchanged { "yes" } else { "no" }
+            if r.survival.workers_restarted_or_replaced.is_empty() {
+                "none".into()
+            } else {
+                r.survival.workers_restarted_or_replaced.join(", ")
+            },
+            if r.survival.replicas_unchanged {
+                "yes"
+            } else {
+                "no"
+            }
         ));
     }
     if let Some(s) = &report.recovery_s {
-        out.push_str(&format!("recovery seconds over {} round(s): min {:.2}, median {:.2}, max {:.2}\n", report.rounds.len(), s.min, s.median, s.max));
+        out.push_str(&format!(
+            "recovery seconds over {} round(s): min {:.2}, median {:.2}, max {:.2}\n",
+            report.rounds.len(),
+            s.min,
+            s.median,
+            s.max
+        ));
     }
     out.push_str(&format!(
         "total: {} request(s), {} failure(s) (at most {} allowed)\nverdict: {}{}\n",
@@ -939,7 +1323,11 @@ pub fn render_text(report: &Report) -> String {
         report.total_failures,
         report.max_failures,
         if report.passed { "PASS" } else { "FAIL" },
-        if report.reasons.is_empty() { String::new() } else { format!(" — {}", report.reasons.join("; ")) }
+        if report.reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", report.reasons.join("; "))
+        }
     ));
     out
 }

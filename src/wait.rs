@@ -228,7 +228,8 @@ pub async fn until_ready(
                     progress.update_from_rayservice(&v);
                 }
                 Ok(None) => break,
-                Err(e) => return Err(Error::failed(format!("watching rayservice/{name}: {e}"))),
+                // The watcher re-lists after a broken stream (with backoff): keep following.
+                Err(_) => continue,
             },
             ev = pod_stream.try_next() => match ev {
                 Ok(Some(pod)) => {
@@ -236,7 +237,7 @@ pub async fn until_ready(
                     if pod.metadata.deletion_timestamp.is_some() { pods.remove(&key); } else { pods.insert(key, pod); }
                 }
                 Ok(None) => break,
-                Err(e) => return Err(Error::failed(format!("watching pods of rayservice/{name}: {e}"))),
+                Err(_) => continue,
             },
             _ = &mut deadline => {
                 reporter.finish();
