@@ -99,6 +99,7 @@ fn kubectl_completes_subcommands_flags_and_values_through_kubectl_complete_rayha
             "status",
             "list",
             "delete",
+            "failover",
             "query",
             "completion"
         ]

@@ -27,7 +27,11 @@ fn one_error_line(args: &[&str], must_name: &str) {
     assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(lines.len(), 1, "{args:?}: {err}");
-    assert!(lines[0].contains(must_name), "{args:?}: {:?} lacks {must_name:?}", lines[0]);
+    assert!(
+        lines[0].contains(must_name),
+        "{args:?}: {:?} lacks {must_name:?}",
+        lines[0]
+    );
     assert!(took < Duration::from_secs(15), "{args:?} took {took:?}");
 }
 
@@ -47,17 +51,44 @@ fn server_down_names_the_server() {
 fn wrong_context_names_the_context() {
     let dir = tempfile::tempdir().unwrap();
     let kc = kubeconfig(dir.path(), "https://127.0.0.1:1");
-    one_error_line(&["apply", "--kubeconfig", kc.to_str().unwrap(), "--context", "nope"], "nope");
+    one_error_line(
+        &[
+            "apply",
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+            "--context",
+            "nope",
+        ],
+        "nope",
+    );
 }
 
 #[test]
 fn unreadable_kubeconfig_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing");
-    one_error_line(&["delete", "x", "-y", "--kubeconfig", missing.to_str().unwrap()], "missing");
+    one_error_line(
+        &[
+            "delete",
+            "x",
+            "-y",
+            "--kubeconfig",
+            missing.to_str().unwrap(),
+        ],
+        "missing",
+    );
     let garbage = dir.path().join("garbage");
     std::fs::write(&garbage, "clusters: [ {").unwrap();
-    one_error_line(&["delete", "x", "-y", "--kubeconfig", garbage.to_str().unwrap()], "garbage");
+    one_error_line(
+        &[
+            "delete",
+            "x",
+            "-y",
+            "--kubeconfig",
+            garbage.to_str().unwrap(),
+        ],
+        "garbage",
+    );
 }
 
 #[test]
@@ -68,7 +99,10 @@ fn kubeconfig_env_is_used_and_merged() {
     std::fs::write(&other, "apiVersion: v1\nkind: Config\n").unwrap();
     let out = std::process::Command::new(bin())
         .args(["delete", "x", "-y"])
-        .env("KUBECONFIG", format!("{}:{}", other.display(), kc.display()))
+        .env(
+            "KUBECONFIG",
+            format!("{}:{}", other.display(), kc.display()),
+        )
         .output()
         .unwrap();
     let err = stderr(&out);
