@@ -283,7 +283,7 @@ pub struct FailoverArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub max_failures: u64,
     /// Recovery seconds allowed per round for the verdict to pass
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub max_recovery: Option<f64>,
     /// Repeat the drill N times, waiting for full recovery in between
     #[arg(long, default_value_t = 1, value_name = "N")]

@@ -1,0 +1,184 @@
+//! The failover report: its JSON validates against the documented schema
+//! (docs/failover-report.schema.json), the verdict follows the numbers, and the JUnit file parses.
+
+mod common;
+
+use rayha::failover::{self, Event, Phases, Report, Round, Survival};
+use rayha::query::stats::Recorder;
+use serde_json::Value;
+
+fn schema() -> jsonschema::Validator {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/failover-report.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+fn empty_summary() -> rayha::query::stats::Summary {
+    let start = std::time::Instant::now();
+    let mut r = Recorder::new(start);
+    r.finish(start);
+    r.summary()
+}
+
+fn round(n: u32, failures: u64, recovery: Option<f64>) -> Round {
+    let mut requests = empty_summary();
+    requests.requests = 100;
+    requests.failures = failures;
+    requests.successes = 100 - failures;
+    Round {
+        round: n,
+        killed_pod: format!("rs-head-{n}"),
+        killed_uid: "uid".into(),
+        replacement_pod: Some("rs-head-new".into()),
+        killed_at_unix: 1.0,
+        timeline: vec![
+            Event {
+                t_s: 0.0,
+                event: "deleted head pod".into(),
+            },
+            Event {
+                t_s: 4.2,
+                event: "new pod Ready".into(),
+            },
+        ],
+        recovery_s: recovery,
+        requests: requests.clone(),
+        phases: Phases {
+            before: Some(requests.clone()),
+            during: Some(requests),
+            after: None,
+        },
+        survival: Survival {
+            replicas_unchanged: true,
+            ..Default::default()
+        },
+        passed: recovery.is_some(),
+        reasons: if recovery.is_some() {
+            vec![]
+        } else {
+            vec!["no full recovery within 300 s".into()]
+        },
+    }
+}
+
+fn report(rounds: Vec<Round>, max_failures: u64) -> Report {
+    let mut r = Report {
+        schema: failover::REPORT_SCHEMA_ID,
+        rayservice: "rs".into(),
+        namespace: "ns".into(),
+        target: "head".into(),
+        route: "proxy".into(),
+        connection: "keep-alive to the API server".into(),
+        started_unix: 0.0,
+        rounds,
+        total_requests: 0,
+        total_failures: 0,
+        recovery_s: None,
+        max_failures,
+        max_recovery_s: None,
+        passed: false,
+        reasons: vec![],
+        interrupted: false,
+    };
+    failover::finish(&mut r);
+    r
+}
+
+#[test]
+fn verdict_follows_failures_and_recovery() {
+    let ok = report(
+        vec![
+            round(1, 0, Some(3.0)),
+            round(2, 1, Some(5.0)),
+            round(3, 0, Some(4.0)),
+        ],
+        1,
+    );
+    assert!(ok.passed, "{:?}", ok.reasons);
+    assert_eq!(ok.total_failures, 1);
+    let stats = ok.recovery_s.as_ref().unwrap();
+    assert_eq!((stats.min, stats.median, stats.max), (3.0, 4.0, 5.0));
+
+    let too_many = report(vec![round(1, 2, Some(3.0))], 1);
+    assert!(!too_many.passed);
+    assert!(too_many.reasons[0].contains("more than --max-failures 1"));
+
+    let stuck = report(vec![round(1, 0, None)], 0);
+    assert!(!stuck.passed);
+    assert!(
+        stuck
+            .reasons
+            .iter()
+            .any(|r| r.contains("round 1: no full recovery"))
+    );
+}
+
+#[test]
+fn reports_validate_against_the_documented_schema() {
+    let v = schema();
+    for r in [
+        report(vec![round(1, 0, Some(3.0)), round(2, 0, None)], 0),
+        report(vec![], 0),
+    ] {
+        let json = serde_json::to_value(&r).unwrap();
+        let errors: Vec<String> = v
+            .iter_errors(&json)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+    }
+    // A real report from the rig (2026-11-26, one round whose new head never became Ready).
+    let rig: Value =
+        serde_json::from_str(include_str!("data/failover-report-rig-2026-11-26.json")).unwrap();
+    let errors: Vec<String> = v
+        .iter_errors(&rig)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(rig["passed"], false);
+    // The schema can fail: a report without its verdict is refused.
+    let mut broken = rig.clone();
+    broken.as_object_mut().unwrap().remove("passed");
+    assert!(!v.is_valid(&broken));
+}
+
+#[test]
+fn junit_has_one_case_per_round_and_marks_failures() {
+    let r = report(vec![round(1, 0, Some(3.0)), round(2, 0, None)], 0);
+    let xml = failover::junit(&r);
+    assert!(xml.starts_with("<?xml"));
+    assert_eq!(xml.matches("<testcase ").count(), 2);
+    assert_eq!(xml.matches("<failure ").count(), 1);
+    assert!(xml.contains("tests=\"2\" failures=\"1\""));
+    assert_eq!(
+        xml.matches("<testcase").count(),
+        xml.matches("</testcase>").count()
+    );
+}
+
+#[test]
+fn failover_refuses_bad_arguments_before_touching_a_cluster() {
+    for (args, field) in [
+        (vec!["failover", "rs", "--rounds", "0"], "rounds"),
+        (vec!["failover", "rs", "--warmup", "soon"], "warmup"),
+        (
+            vec!["failover", "rs", "--max-recovery", "-1"],
+            "max-recovery",
+        ),
+        (vec!["failover", "rs", "--target", "etcd"], "etcd"),
+    ] {
+        let out = common::run(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            common::stderr(&out)
+        );
+        assert!(
+            common::stderr(&out).contains(field),
+            "{args:?}: {}",
+            common::stderr(&out)
+        );
+    }
+}
