@@ -84,6 +84,19 @@ fn one_line(e: &dyn std::fmt::Display) -> String {
         .join(" ")
 }
 
+/// API requests sent so far by this process (`RAYHA_API_COUNT=1` prints it at exit).
+static API_REQUESTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn count_request<B>(request: http::Request<B>) -> http::Request<B> {
+    API_REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    request
+}
+
+/// How many API requests this process has sent.
+pub fn api_requests() -> usize {
+    API_REQUESTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Connects and checks that the API server answers (within `CONNECT_TIMEOUT`).
 pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
     let mut config = config(global).await?;
@@ -95,12 +108,15 @@ pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
         .namespace
         .clone()
         .unwrap_or_else(|| config.default_namespace.clone());
-    let client = Client::try_from(config).map_err(|e| {
-        Error::failed(format!(
-            "cannot set up a client for {server}: {}",
-            one_line(&e)
-        ))
-    })?;
+    let client = kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| {
+            Error::failed(format!(
+                "cannot set up a client for {server}: {}",
+                one_line(&e)
+            ))
+        })?
+        .with_layer(&tower::util::MapRequestLayer::new(count_request))
+        .build();
     match tokio::time::timeout(CONNECT_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => {

@@ -12,7 +12,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    match dispatch(cli) {
+    let result = dispatch(cli);
+    if std::env::var_os("RAYHA_API_COUNT").is_some() {
+        eprintln!("api requests: {}", rayha::cluster::api_requests());
+    }
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
