@@ -53,7 +53,9 @@ PODS_DIR = os.path.join(WORK, "pods")
 NETNS_PREFIX = "rpod-"
 VETH_PREFIX = "rv"
 PY = os.environ.get("RAYHA_RIG_PYTHON", "/usr/bin/python3")
-RAY_OBJECT_STORE_BYTES = int(os.environ.get("RAYHA_RIG_OBJECT_STORE_BYTES", str(100 * 1024 * 1024)))
+# Ray applies the proportion to the memory *available* when a node starts, not the total, and
+# refuses less than 75 MiB: aim at 256 MiB of the total so that ~100-200 MiB result.
+RAY_OBJECT_STORE_BYTES = int(os.environ.get("RAYHA_RIG_OBJECT_STORE_BYTES", str(256 * 1024 * 1024)))
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 AGENT_NAME = "rayha-rig-agent"
 
