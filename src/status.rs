@@ -557,7 +557,7 @@ async fn watch(cluster: &Cluster, args: &StatusArgs) -> Result<bool> {
     .map(|_| ());
     let pod_events = watcher(
         pods,
-        watcher::Config::default().labels(&format!("ray.io/originated-from-cr-name={}", args.name)),
+        watcher::Config::default().labels("ray.io/is-ray-node=yes"),
     )
     .touched_objects()
     .map(|_| ());

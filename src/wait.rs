@@ -205,7 +205,9 @@ pub async fn until_ready(
     .default_backoff()
     .applied_objects()
     .boxed();
-    let pod_selector = format!("ray.io/originated-from-cr-name={name}");
+    // KubeRay labels pods with their cluster, not their RayService: follow every Ray pod of the
+    // namespace and count those of the RayService's current cluster.
+    let pod_selector = "ray.io/is-ray-node=yes".to_string();
     let pod_store_stream = watcher(
         pod_api.clone(),
         watcher::Config::default().labels(&pod_selector),
