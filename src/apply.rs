@@ -142,11 +142,7 @@ pub fn run(args: ApplyArgs, global: &GlobalArgs) -> Result<()> {
     if args.dry_run == DryRun::Client {
         return print_result(&items, args.output, "(dry run)");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::failed(format!("cannot start the runtime: {e}")))?;
+    let runtime = crate::cluster::runtime(true)?;
     runtime.block_on(apply_all(items, &args, global, timeout))
 }
 

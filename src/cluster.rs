@@ -224,3 +224,47 @@ pub async fn can_i(
         })?;
     Ok(answer.status.is_some_and(|s| s.allowed))
 }
+
+/// The RayService resource (ray.io/v1), without a discovery round trip.
+pub fn rayservice_resource() -> ApiResource {
+    ApiResource {
+        group: "ray.io".into(),
+        version: "v1".into(),
+        api_version: "ray.io/v1".into(),
+        kind: "RayService".into(),
+        plural: "rayservices".into(),
+    }
+}
+
+/// The async runtime a cluster command runs on.
+pub fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime> {
+    let mut builder = if multi_thread {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failed(format!("cannot start the runtime: {e}")))
+}
+
+/// Asks `question` on the terminal; refuses (naming `-y`) when standard input is not one.
+pub fn confirm(question: &str, what: &str) -> Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::usage(format!(
+            "refusing to {what} without confirmation: pass -y (standard input is not a terminal)"
+        )));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::failed(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}

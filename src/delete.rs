@@ -3,7 +3,6 @@
 //! cleanup (the `ray.io/gcs-ft-redis-cleanup-finalizer` on the RayCluster) has run, since that
 //! cleanup needs Redis to delete the cluster's keys.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::batch::v1::Job;
@@ -57,11 +56,7 @@ impl Target {
 pub fn run(args: DeleteArgs, global: &GlobalArgs) -> Result<()> {
     let timeout =
         crate::query::parse_duration(&args.timeout).map_err(|e| Error::invalid("timeout", e))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::failed(format!("cannot start the runtime: {e}")))?;
+    let runtime = cluster::runtime(true)?;
     runtime.block_on(delete(args, global, timeout))
 }
 
@@ -128,23 +123,14 @@ async fn delete(args: DeleteArgs, global: &GlobalArgs, timeout: Duration) -> Res
 }
 
 fn confirm(targets: &[Target], ns: &str) -> Result<bool> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::usage(
-            "refusing to delete without confirmation: pass -y (standard input is not a terminal)",
-        ));
-    }
     eprintln!("This deletes from namespace {ns}:");
     for t in targets {
         eprintln!("  {}", t.label());
     }
-    eprint!("Delete these {} objects? [y/N] ", targets.len());
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Error::failed(format!("cannot read the answer: {e}")))?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+    cluster::confirm(
+        &format!("Delete these {} objects?", targets.len()),
+        "delete",
+    )
 }
 
 async fn delete_one(t: &Target) -> Result<()> {

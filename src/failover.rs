@@ -178,11 +178,7 @@ fn settings(args: &FailoverArgs) -> Result<Settings> {
 
 pub fn run(args: FailoverArgs, global: &GlobalArgs) -> Result<Ending> {
     let settings = settings(&args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::failed(format!("cannot start the runtime: {e}")))?;
+    let runtime = crate::cluster::runtime(true)?;
     runtime.block_on(drill(args, global, settings))
 }
 
@@ -447,24 +443,14 @@ async fn drill(args: FailoverArgs, global: &GlobalArgs, settings: Settings) -> R
 }
 
 fn confirm(args: &FailoverArgs, facts: &Facts) -> Result<bool> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::usage(
-            "refusing to delete a pod without confirmation: pass -y (standard input is not a terminal)",
-        ));
-    }
     let victim = pick_victim_name(args.target, facts).unwrap_or_else(|| "a pod".into());
-    eprint!(
-        "This deletes {victim} of rayservice/{} in namespace {} {} time(s). Continue? [y/N] ",
-        args.name, facts.namespace, args.rounds
-    );
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Error::failed(format!("cannot read the answer: {e}")))?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+    cluster::confirm(
+        &format!(
+            "This deletes {victim} of rayservice/{} in namespace {} {} time(s). Continue?",
+            args.name, facts.namespace, args.rounds
+        ),
+        "delete a pod",
+    )
 }
 
 fn pick_victim_name(target: FailoverTarget, facts: &Facts) -> Option<String> {
@@ -850,17 +836,8 @@ async fn follow(
     let ns = &cluster.namespace;
     let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), ns);
     let slices: Api<EndpointSlice> = Api::namespaced(cluster.client.clone(), ns);
-    let rs_api: Api<DynamicObject> = Api::namespaced_with(
-        cluster.client.clone(),
-        ns,
-        &kube::discovery::ApiResource {
-            group: "ray.io".into(),
-            version: "v1".into(),
-            api_version: "ray.io/v1".into(),
-            kind: "RayService".into(),
-            plural: "rayservices".into(),
-        },
-    );
+    let rs_api: Api<DynamicObject> =
+        Api::namespaced_with(cluster.client.clone(), ns, &cluster::rayservice_resource());
     let pod_selector = if args.target == FailoverTarget::Redis {
         replacement_selector.to_string()
     } else {

@@ -23,19 +23,10 @@ pub struct Row {
 }
 
 pub fn run(args: ListArgs, global: &GlobalArgs) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::failed(format!("cannot start the runtime: {e}")))?;
+    let runtime = crate::cluster::runtime(false)?;
     runtime.block_on(async {
         let cluster = cluster::connect(global).await?;
-        let ar = kube::discovery::ApiResource {
-            group: "ray.io".into(),
-            version: "v1".into(),
-            api_version: "ray.io/v1".into(),
-            kind: "RayService".into(),
-            plural: "rayservices".into(),
-        };
+        let ar = cluster::rayservice_resource();
         let api: Api<DynamicObject> = if args.all_namespaces {
             Api::all_with(cluster.client.clone(), &ar)
         } else {

@@ -310,13 +310,7 @@ fn replica_placement(f: &Facts) -> HaCheck {
 }
 
 fn rayservice_api(cluster: &Cluster) -> Api<DynamicObject> {
-    let ar = kube::discovery::ApiResource {
-        group: "ray.io".into(),
-        version: "v1".into(),
-        api_version: "ray.io/v1".into(),
-        kind: "RayService".into(),
-        plural: "rayservices".into(),
-    };
+    let ar = cluster::rayservice_resource();
     Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &ar)
 }
 
@@ -518,10 +512,7 @@ pub fn apply_serve_details(v: &Value, facts: &mut Facts) {
 }
 
 pub fn run(args: StatusArgs, global: &GlobalArgs) -> Result<bool> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::failed(format!("cannot start the runtime: {e}")))?;
+    let runtime = crate::cluster::runtime(false)?;
     runtime.block_on(async {
         let cluster = cluster::connect(global).await?;
         if !args.watch {

@@ -9,7 +9,6 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, ListParams};
 use kube::core::DynamicObject;
-use kube::discovery::ApiResource;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 
@@ -125,16 +124,6 @@ pub fn pod_ready(p: &Pod) -> bool {
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
-fn rayservice_resource() -> ApiResource {
-    ApiResource {
-        group: "ray.io".into(),
-        version: "v1".into(),
-        api_version: "ray.io/v1".into(),
-        kind: "RayService".into(),
-        plural: "rayservices".into(),
-    }
-}
-
 /// Reports progress as lines (piped) or a spinner line (terminal).
 struct Reporter {
     bar: Option<indicatif::ProgressBar>,
@@ -195,8 +184,11 @@ pub async fn until_ready(
     name: &str,
     timeout: Duration,
 ) -> Result<Progress> {
-    let rs_api: Api<DynamicObject> =
-        Api::namespaced_with(cluster.client.clone(), namespace, &rayservice_resource());
+    let rs_api: Api<DynamicObject> = Api::namespaced_with(
+        cluster.client.clone(),
+        namespace,
+        &crate::cluster::rayservice_resource(),
+    );
     let pod_api: Api<Pod> = Api::namespaced(cluster.client.clone(), namespace);
     let rs_stream = watcher(
         rs_api,
