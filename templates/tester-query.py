@@ -61,3 +61,6 @@ while COUNT == 0 or req_index < COUNT:
         print(f"req_index : {req_index}, num_fail: {num_fail}", flush=True)
         print(f"response: {body}" if not cause else f"failed: {cause}", flush=True)
     req_index += 1
+    if cause and time.time() - start < 0.1:
+        # An instant failure (no Service yet, connection refused): don't spin a core on it.
+        time.sleep(0.1)

@@ -798,8 +798,12 @@ fn main() {
     let trials = tests
         .into_iter()
         .map(|(name, f)| match &rig {
-            // Real Ray needs the rig's node agent (rig part 2); with kwok only, this trial cannot run.
-            Ok(_) if name.contains("real_ray") && std::env::var_os("RAYHA_RIG_AGENT").is_none() => {
+            // Real Ray needs the rig's node agent (rig part 2): `rig/rig env` says
+            // RAYHA_RIG_REAL_PODS=1 when it runs; with kwok's fake pods this trial cannot run.
+            Ok(_)
+                if name.contains("real_ray")
+                    && !std::env::var("RAYHA_RIG_REAL_PODS").is_ok_and(|v| v == "1") =>
+            {
                 Trial::test(name, || Ok(())).with_ignored_flag(true)
             }
             Ok(rig) => {

@@ -23,6 +23,7 @@ const DELIBERATE_DIFFERENCES: &[&str] = &[
     "Redis /data is a volume (emptyDir, or a PVC with --redis-storage)",
     "every object carries app.kubernetes.io/managed-by and instance labels",
     "Redis runs under a restrictive securityContext with resource requests",
+    "the head container has a preStop pause, so the serve Service stops routing to it before its proxy exits",
 ];
 
 #[test]
@@ -107,7 +108,13 @@ fn default_bundle_matches_the_ha_sample_on_every_ha_field() {
     }
 
     // The deliberate differences, each checked to be real.
-    assert_eq!(DELIBERATE_DIFFERENCES.len(), 6);
+    assert_eq!(DELIBERATE_DIFFERENCES.len(), 7);
+    let head = |c: &Value| c["headGroupSpec"]["template"]["spec"]["containers"][0].clone();
+    assert_eq!(
+        head(oc)["lifecycle"]["preStop"]["exec"]["command"][0],
+        "sleep"
+    );
+    assert!(head(tc)["lifecycle"].is_null());
     assert_ne!(
         oc["gcsFaultToleranceOptions"]["redisAddress"],
         tc["gcsFaultToleranceOptions"]["redisAddress"]
