@@ -513,88 +513,130 @@ fn spawn_rayha(rig: &Rig, args: &[&str]) -> Reaped {
     )
 }
 
-/// On real Ray (the rig's node agent): apply waits to Ready with progress; status passes every
-/// check within 10 API requests; `failover --rounds 3` passes with the state kept; a second drill
-/// is refused while one runs; Ctrl-C stops a drill cleanly; with one worker, status fails.
-fn real_ray_apply_status_failover(rig: &Rig) -> TestResult {
-    let ns = Ns::new(rig, "rayha-drill")?;
-    let n = ns.name.as_str();
-    let t0 = Instant::now();
-    let out = rig.rayha(
-        &[
-            "apply",
-            "-n",
-            n,
-            "--import-path",
-            "rayha_fruit.app:deployment_graph",
-            "--working-dir",
-            "",
-            "--timeout",
-            "10m",
-        ],
-        None,
-    );
-    let (_, stderr) = text(&out);
-    ensure(out.status.success(), format!("apply: {stderr}"))?;
-    for step in [
-        "RayCluster created",
-        "head pod Ready",
-        "worker pods Ready",
-        "Serve applications RUNNING",
-        "RayService Ready",
-    ] {
+/// Applies the generated HA bundle with the rig's fruit app in a fresh namespace and waits for
+/// Ready, checking the progress lines; then `status` passes every check in at most 10 API requests.
+fn ready_rayservice<'a>(rig: &'a Rig, prefix: &str) -> Result<Ns<'a>, Failed> {
+    let ns = Ns::new(rig, prefix)?;
+    {
+        let n = ns.name.as_str();
+        let t0 = Instant::now();
+        let out = rig.rayha(
+            &[
+                "apply",
+                "-n",
+                n,
+                "--import-path",
+                "rayha_fruit.app:deployment_graph",
+                "--working-dir",
+                "",
+                "--timeout",
+                "10m",
+            ],
+            None,
+        );
+        let (_, stderr) = text(&out);
+        ensure(out.status.success(), format!("apply: {stderr}"))?;
+        for step in [
+            "RayCluster created",
+            "head pod Ready",
+            "worker pods Ready",
+            "Serve applications RUNNING",
+            "RayService Ready",
+        ] {
+            ensure(
+                stderr.contains(step),
+                format!("no progress line {step:?}: {stderr}"),
+            )?;
+        }
+        println!("apply to Ready: {:.0} s", t0.elapsed().as_secs_f64());
+
+        // status: every check passes, in at most 10 API requests.
+        let t = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_kubectl-rayha"))
+            .args([
+                "status",
+                "rayservice-ha",
+                "-n",
+                n,
+                "-o",
+                "json",
+                "--kubeconfig",
+            ])
+            .arg(&rig.kubeconfig)
+            .env("RAYHA_API_COUNT", "1")
+            .output()
+            .unwrap();
+        let took = t.elapsed();
+        let (stdout, stderr) = text(&out);
+        let status: Value =
+            serde_json::from_str(&stdout).map_err(|e| format!("status -o json: {e}: {stdout}"))?;
+        let failing: Vec<&Value> = status["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["level"] != "PASS")
+            .collect();
         ensure(
-            stderr.contains(step),
-            format!("no progress line {step:?}: {stderr}"),
+            out.status.success() && failing.is_empty(),
+            format!("status not all PASS: {failing:?}"),
+        )?;
+        let count: usize = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("api requests: "))
+            .and_then(|c| c.trim().parse().ok())
+            .unwrap_or(usize::MAX);
+        ensure(count <= 10, format!("status sent {count} API requests"))?;
+        println!(
+            "status: {count} API requests in {:.3} s",
+            took.as_secs_f64()
+        );
+        ensure(
+            took < Duration::from_secs(2),
+            format!("status took {took:?}"),
         )?;
     }
-    println!("apply to Ready: {:.0} s", t0.elapsed().as_secs_f64());
+    Ok(ns)
+}
 
-    // status: every check passes, in at most 10 API requests.
-    let t = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-rayha"))
-        .args([
-            "status",
-            "rayservice-ha",
-            "-n",
-            n,
-            "-o",
-            "json",
-            "--kubeconfig",
-        ])
-        .arg(&rig.kubeconfig)
-        .env("RAYHA_API_COUNT", "1")
-        .output()
-        .unwrap();
-    let took = t.elapsed();
-    let (stdout, stderr) = text(&out);
-    let status: Value =
-        serde_json::from_str(&stdout).map_err(|e| format!("status -o json: {e}: {stdout}"))?;
-    let failing: Vec<&Value> = status["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["level"] != "PASS")
-        .collect();
-    ensure(
-        out.status.success() && failing.is_empty(),
-        format!("status not all PASS: {failing:?}"),
-    )?;
-    let count: usize = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("api requests: "))
-        .and_then(|c| c.trim().parse().ok())
-        .unwrap_or(usize::MAX);
-    ensure(count <= 10, format!("status sent {count} API requests"))?;
-    println!(
-        "status: {count} API requests in {:.3} s",
-        took.as_secs_f64()
-    );
-    ensure(
-        took < Duration::from_secs(2),
-        format!("status took {took:?}"),
-    )?;
+/// On real Ray (the rig's node agent): apply waits to Ready with progress, status passes every
+/// check within 10 API requests, and with one worker the placement check fails (exit 1).
+fn real_ray_apply_status(rig: &Rig) -> TestResult {
+    let ns = ready_rayservice(rig, "rayha-status")?;
+    let n = ns.name.as_str();
+    // One worker: the placement check fails and status exits non-zero.
+    rig.kubectl(&["patch", "rayservices.ray.io", "rayservice-ha", "-n", n, "--type=json", "-p", r#"[{"op":"replace","path":"/spec/rayClusterConfig/workerGroupSpecs/0/replicas","value":1},{"op":"replace","path":"/spec/rayClusterConfig/workerGroupSpecs/0/minReplicas","value":1}]"#])?;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let out = rig.rayha(&["status", "rayservice-ha", "-n", n, "-o", "json"], None);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let placement = v["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["id"] == "replica-placement").cloned());
+        if v["facts"].is_null()
+            && placement.as_ref().is_some_and(|p| p["level"] == "FAIL")
+            && v["pods"].as_array().is_some_and(|p| p.len() == 2)
+        {
+            ensure(
+                out.status.code() == Some(1),
+                "status exit 0 with a failing check",
+            )?;
+            println!("one worker: {}", placement.unwrap()["message"]);
+            break;
+        }
+        ensure(
+            Instant::now() < deadline,
+            format!("placement never failed with one worker: {v}"),
+        )?;
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    Ok(())
+}
 
+/// On real Ray: `failover --rounds 3` passes with workers and replica actors kept, a second drill
+/// is refused naming the holder, and Ctrl-C ends a drill with exit 130 and the lock released.
+fn real_ray_failover(rig: &Rig) -> TestResult {
+    let ns = ready_rayservice(rig, "rayha-drill")?;
+    let n = ns.name.as_str();
     // The drill, three times.
     let report = std::env::temp_dir().join(format!("rayha-drill-{}.json", std::process::id()));
     let out = rig.rayha(
@@ -739,32 +781,6 @@ fn real_ray_apply_status_failover(rig: &Rig) -> TestResult {
         "pods changed after Ctrl-C during warm-up",
     )?;
 
-    // One worker: the placement check fails and status exits non-zero.
-    rig.kubectl(&["patch", "rayservices.ray.io", "rayservice-ha", "-n", n, "--type=json", "-p", r#"[{"op":"replace","path":"/spec/rayClusterConfig/workerGroupSpecs/0/replicas","value":1},{"op":"replace","path":"/spec/rayClusterConfig/workerGroupSpecs/0/minReplicas","value":1}]"#])?;
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let out = rig.rayha(&["status", "rayservice-ha", "-n", n, "-o", "json"], None);
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        let placement = v["checks"]
-            .as_array()
-            .and_then(|c| c.iter().find(|c| c["id"] == "replica-placement").cloned());
-        if v["facts"].is_null()
-            && placement.as_ref().is_some_and(|p| p["level"] == "FAIL")
-            && v["pods"].as_array().is_some_and(|p| p.len() == 2)
-        {
-            ensure(
-                out.status.code() == Some(1),
-                "status exit 0 with a failing check",
-            )?;
-            println!("one worker: {}", placement.unwrap()["message"]);
-            break;
-        }
-        ensure(
-            Instant::now() < deadline,
-            format!("placement never failed with one worker: {v}"),
-        )?;
-        std::thread::sleep(Duration::from_secs(2));
-    }
     Ok(())
 }
 
@@ -786,10 +802,8 @@ fn main() {
             "cluster::delete_leaves_nothing_labelled",
             delete_leaves_nothing_labelled,
         ),
-        (
-            "cluster::real_ray_apply_status_failover",
-            real_ray_apply_status_failover,
-        ),
+        ("cluster::real_ray_apply_status", real_ray_apply_status),
+        ("cluster::real_ray_failover", real_ray_failover),
     ];
     let rig = Rig::discover();
     if let Err(why) = &rig {
