@@ -599,12 +599,34 @@ fn ready_rayservice<'a>(rig: &'a Rig, prefix: &str) -> Result<Ns<'a>, Failed> {
 }
 
 /// On real Ray (the rig's node agent): apply waits to Ready with progress, status passes every
-/// check within 10 API requests, and with one worker the placement check fails (exit 1).
+/// check within 10 API requests, and with one replica of a deployment the placement check fails
+/// (exit 1).
 fn real_ray_apply_status(rig: &Rig) -> TestResult {
     let ns = ready_rayservice(rig, "rayha-status")?;
     let n = ns.name.as_str();
-    // One worker: the placement check fails and status exits non-zero.
-    rig.kubectl(&["patch", "rayservices.ray.io", "rayservice-ha", "-n", n, "--type=json", "-p", r#"[{"op":"replace","path":"/spec/rayClusterConfig/workerGroupSpecs/0/replicas","value":1},{"op":"replace","path":"/spec/rayClusterConfig/workerGroupSpecs/0/minReplicas","value":1}]"#])?;
+    // One replica of one deployment: the placement check fails and status exits non-zero.
+    let config = rig.kubectl(&[
+        "get",
+        "rayservices.ray.io",
+        "rayservice-ha",
+        "-n",
+        n,
+        "-o",
+        "jsonpath={.spec.serveConfigV2}",
+    ])?;
+    let lowered = config.replacen("num_replicas: 2", "num_replicas: 1", 1);
+    ensure(lowered != config, "no num_replicas: 2 in the serve config")?;
+    let patch = serde_json::json!({"spec": {"serveConfigV2": lowered}}).to_string();
+    rig.kubectl(&[
+        "patch",
+        "rayservices.ray.io",
+        "rayservice-ha",
+        "-n",
+        n,
+        "--type=merge",
+        "-p",
+        &patch,
+    ])?;
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let out = rig.rayha(&["status", "rayservice-ha", "-n", n, "-o", "json"], None);
@@ -612,20 +634,22 @@ fn real_ray_apply_status(rig: &Rig) -> TestResult {
         let placement = v["checks"]
             .as_array()
             .and_then(|c| c.iter().find(|c| c["id"] == "replica-placement").cloned());
-        if v["facts"].is_null()
-            && placement.as_ref().is_some_and(|p| p["level"] == "FAIL")
-            && v["pods"].as_array().is_some_and(|p| p.len() == 2)
-        {
+        if let Some(p) = placement.filter(|p| {
+            p["level"] == "FAIL"
+                && p["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("1 running replica"))
+        }) {
             ensure(
                 out.status.code() == Some(1),
                 "status exit 0 with a failing check",
             )?;
-            println!("one worker: {}", placement.unwrap()["message"]);
+            println!("one replica: {}", p["message"]);
             break;
         }
         ensure(
             Instant::now() < deadline,
-            format!("placement never failed with one worker: {v}"),
+            format!("placement never failed with one replica: {v}"),
         )?;
         std::thread::sleep(Duration::from_secs(2));
     }
