@@ -808,6 +808,90 @@ fn real_ray_failover(rig: &Rig) -> TestResult {
     Ok(())
 }
 
+/// On real Ray without GCS fault tolerance: failover refuses and explains; with --force the drill
+/// runs, the report shows the cost (failures, or workers restarted / replicas replaced) and the
+/// verdict fails under --max-failures 0.
+fn real_ray_failover_without_gcs_ft(rig: &Rig) -> TestResult {
+    let ns = Ns::new(rig, "rayha-noft")?;
+    let n = ns.name.as_str();
+    let bundle = Command::new(env!("CARGO_BIN_EXE_kubectl-rayha"))
+        .args([
+            "generate",
+            "-n",
+            n,
+            "--import-path",
+            "rayha_fruit.app:deployment_graph",
+            "--working-dir",
+            "",
+            "-o",
+            "json",
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let mut list: Value = serde_json::from_slice(&bundle.stdout).map_err(|e| e.to_string())?;
+    for o in list["items"].as_array_mut().unwrap() {
+        if o["kind"] == "RayService" {
+            o["spec"]["rayClusterConfig"]
+                .as_object_mut()
+                .unwrap()
+                .remove("gcsFaultToleranceOptions");
+        }
+    }
+    let out = rig.rayha_stdin(
+        &["apply", "-n", n, "-f", "-", "--timeout", "10m"],
+        None,
+        Some(&list.to_string()),
+    );
+    ensure(out.status.success(), format!("apply: {}", text(&out).1))?;
+    let out = rig.rayha(&["failover", "rayservice-ha", "-n", n, "-y"], None);
+    let (_, stderr) = text(&out);
+    ensure(
+        out.status.code() == Some(1)
+            && stderr.contains("without GCS fault tolerance")
+            && stderr.contains("--force"),
+        format!("not refused: {stderr}"),
+    )?;
+    println!("refused: {}", stderr.trim());
+    let out = rig.rayha(
+        &[
+            "failover",
+            "rayservice-ha",
+            "-n",
+            n,
+            "-y",
+            "--force",
+            "--max-failures",
+            "0",
+            "--recovery-timeout",
+            "6m",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    let (stdout, stderr) = text(&out);
+    let r: Value = serde_json::from_str(&stdout).map_err(|e| format!("report: {e}: {stderr}"))?;
+    let round = &r["rounds"][0];
+    let cost_seen = r["total_failures"].as_u64().unwrap_or(0) > 0
+        || !round["survival"]["workers_restarted_or_replaced"]
+            .as_array()
+            .is_none_or(|w| w.is_empty())
+        || round["survival"]["replicas_unchanged"] == false;
+    ensure(
+        cost_seen,
+        format!("no difference observed without GCS FT: {r}"),
+    )?;
+    ensure(
+        out.status.code() == Some(1) && r["passed"] == false,
+        format!("verdict passed without GCS FT: {:?}", r["reasons"]),
+    )?;
+    println!(
+        "without GCS FT: failures {}, reasons {}",
+        r["total_failures"], r["reasons"]
+    );
+    Ok(())
+}
+
 type TestFn = fn(&Rig) -> TestResult;
 
 fn main() {
@@ -828,6 +912,10 @@ fn main() {
         ),
         ("cluster::real_ray_apply_status", real_ray_apply_status),
         ("cluster::real_ray_failover", real_ray_failover),
+        (
+            "cluster::real_ray_failover_without_gcs_ft",
+            real_ray_failover_without_gcs_ft,
+        ),
     ];
     let rig = Rig::discover();
     if let Err(why) = &rig {
