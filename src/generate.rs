@@ -42,10 +42,7 @@ pub fn resolve_args(args: &GenerateArgs, global: &GlobalArgs) -> Result<(Params,
     };
     let merged = args.options.clone().over(from_file);
     let resolved = params::resolve(merged, global.namespace.clone())?;
-    let params = resolved
-        .params
-        .ok_or_else(|| Error::failed("internal: no parameters resolved"))?;
-    Ok((params, resolved.warnings))
+    Ok((resolved.params, resolved.warnings))
 }
 
 /// A fresh random password for Redis.

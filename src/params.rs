@@ -93,10 +93,10 @@ pub struct TesterParams {
     pub expect: Option<String>,
 }
 
-/// What resolving produced besides the parameters: warnings for stderr.
-#[derive(Debug, Default)]
+/// The checked parameters and the warnings for stderr.
+#[derive(Debug)]
 pub struct Resolved {
-    pub params: Option<Params>,
+    pub params: Params,
     pub warnings: Vec<String>,
 }
 
@@ -247,7 +247,7 @@ pub fn resolve(o: GenerateOptions, namespace: Option<String>) -> Result<Resolved
     }
 
     // The Serve config decides how many workers HA needs.
-    let (serve_value, default_app) = serve_config_value(&o, &name)?;
+    let (serve_value, default_app) = serve_config_value(&o)?;
     let mut serve_value = serve_value;
     let enforcement = serve_config::enforce_ha(&mut serve_value, HA_MIN_REPLICAS, allow_non_ha)
         .map_err(|e| Error::usage(format!("serve config: {e}")))?;
@@ -386,14 +386,11 @@ pub fn resolve(o: GenerateOptions, namespace: Option<String>) -> Result<Resolved
         },
         tester,
     };
-    Ok(Resolved {
-        params: Some(params),
-        warnings,
-    })
+    Ok(Resolved { params, warnings })
 }
 
 /// The Serve config as a value, and whether it is the fruit stand (whose request we know).
-fn serve_config_value(o: &GenerateOptions, _name: &str) -> Result<(Value, bool)> {
+fn serve_config_value(o: &GenerateOptions) -> Result<(Value, bool)> {
     if let Some(path) = &o.serve_config {
         for (flag, set) in [
             ("import-path", o.import_path.is_some()),
