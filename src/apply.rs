@@ -72,17 +72,7 @@ fn objects(args: &ApplyArgs, global: &GlobalArgs) -> Result<Vec<Item>> {
             let (source, text) = read_file(path)?;
             let docs = yaml::parse_documents(&text)
                 .map_err(|e| Error::failed(format!("{source}: not valid YAML: {e}")))?;
-            let docs: Vec<Value> = docs
-                .into_iter()
-                .flat_map(|d| match d.get("items") {
-                    Some(Value::Array(items))
-                        if d["kind"].as_str().is_some_and(|k| k.ends_with("List")) =>
-                    {
-                        items.clone()
-                    }
-                    _ => vec![d],
-                })
-                .collect();
+            let docs = yaml::flatten_lists(docs);
             for (i, d) in docs.iter().enumerate() {
                 if !d["apiVersion"].is_string()
                     || !d["kind"].is_string()

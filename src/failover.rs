@@ -21,8 +21,8 @@ use tokio::sync::mpsc;
 use crate::cli::{FailoverArgs, FailoverTarget, GlobalArgs, QueryArgs, QueryOutput};
 use crate::cluster::{self, Cluster, describe_kube_error};
 use crate::error::{Error, Result};
-use crate::query::engine::{self, Requester, Sample, Shape, StopHandle};
-use crate::query::http::{Conn, Prepared, Url};
+use crate::query::engine::{self, Sample, Shape, StopHandle};
+use crate::query::http::Url;
 use crate::query::stats::{Recorder, Summary};
 use crate::query::{self, parse_duration};
 use crate::status::{self, Facts};
@@ -475,22 +475,7 @@ fn pick_victim_name(target: FailoverTarget, facts: &Facts) -> Option<String> {
 /// Requesters for either route.
 enum Load {
     Proxy(Vec<query::proxy::ProxyTarget>),
-    Url(Vec<UrlRequester>),
-}
-
-struct UrlRequester {
-    conn: Conn,
-    prepared: Arc<Prepared>,
-    timeout: Duration,
-}
-
-impl Requester for UrlRequester {
-    async fn request(&mut self) -> std::result::Result<(), engine::Cause> {
-        self.conn
-            .send(&self.prepared, self.timeout)
-            .await
-            .map(|_| ())
-    }
+    Url(Vec<query::HttpRequester>),
 }
 
 fn load_for(cluster: &Cluster, args: &FailoverArgs, settings: &Settings) -> Result<Load> {
@@ -504,22 +489,14 @@ fn load_for(cluster: &Cluster, args: &FailoverArgs, settings: &Settings) -> Resu
         )?)),
         Some(raw) => {
             let url = Url::parse(raw).map_err(|e| Error::invalid("url", e))?;
-            use std::net::ToSocketAddrs;
-            let addr = (url.host.as_str(), url.port)
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut a| a.next())
-                .ok_or_else(|| Error::failed(format!("cannot resolve {}", url.host)))?;
-            let prepared = Arc::new(Prepared::new(&url, &settings.request, args.keep_alive));
-            Ok(Load::Url(
-                (0..args.concurrency)
-                    .map(|_| UrlRequester {
-                        conn: Conn::new(addr, args.keep_alive),
-                        prepared: prepared.clone(),
-                        timeout: settings.request.timeout,
-                    })
-                    .collect(),
-            ))
+            let addr = query::resolve(&url)?;
+            Ok(Load::Url(query::url_requesters(
+                &url,
+                addr,
+                &settings.request,
+                args.keep_alive,
+                args.concurrency,
+            )))
         }
     }
 }

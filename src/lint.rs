@@ -103,7 +103,7 @@ fn read_stdin() -> Result<(String, String)> {
 pub fn lint_text(source: &str, text: &str) -> Result<Report> {
     let docs = yaml::parse_documents(text)
         .map_err(|e| Error::failed(format!("{source}: not valid YAML: {e}")))?;
-    let docs = flatten_lists(docs);
+    let docs = yaml::flatten_lists(docs);
     let objects: Vec<ObjectReport> = docs
         .iter()
         .filter(|d| is_rayservice(d))
@@ -127,16 +127,6 @@ pub fn lint_text(source: &str, text: &str) -> Result<Report> {
         objects,
         summary,
     })
-}
-
-/// `kind: List` documents (as `kubectl get -o yaml` prints) contribute their items.
-fn flatten_lists(docs: Vec<Value>) -> Vec<Value> {
-    docs.into_iter()
-        .flat_map(|d| match (d["kind"].as_str(), d.get("items")) {
-            (Some(k), Some(Value::Array(items))) if k.ends_with("List") => items.clone(),
-            _ => vec![d],
-        })
-        .collect()
 }
 
 fn is_rayservice(d: &Value) -> bool {

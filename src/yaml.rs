@@ -13,6 +13,16 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
+/// `kind: List` documents (as `kubectl get -o yaml` prints) contribute their items.
+pub fn flatten_lists(docs: Vec<Value>) -> Vec<Value> {
+    docs.into_iter()
+        .flat_map(|d| match (d["kind"].as_str(), d.get("items")) {
+            (Some(k), Some(Value::Array(items))) if k.ends_with("List") => items.clone(),
+            _ => vec![d],
+        })
+        .collect()
+}
+
 fn options() -> serde_saphyr::SerializerOptions {
     // Multi-line strings (serveConfigV2, scripts) as `|` blocks; never fold long single lines.
     serde_saphyr::ser_options! {

@@ -313,7 +313,7 @@ pub fn proxy_requesters(
 }
 
 /// Resolved once: the loop measures the server, not the resolver.
-fn resolve(url: &Url) -> Result<SocketAddr> {
+pub fn resolve(url: &Url) -> Result<SocketAddr> {
     use std::net::ToSocketAddrs;
     let host = url.host.trim_start_matches('[').trim_end_matches(']');
     (host, url.port)
@@ -324,10 +324,28 @@ fn resolve(url: &Url) -> Result<SocketAddr> {
 }
 
 /// One worker's requester over the raw HTTP client.
-struct HttpRequester {
+pub struct HttpRequester {
     conn: Conn,
     prepared: std::sync::Arc<Prepared>,
     timeout: Duration,
+}
+
+/// Requesters for the url route, one per worker, each with its own connection slot.
+pub fn url_requesters(
+    url: &Url,
+    addr: SocketAddr,
+    request: &Request,
+    keep_alive: bool,
+    n: usize,
+) -> Vec<HttpRequester> {
+    let prepared = std::sync::Arc::new(Prepared::new(url, request, keep_alive));
+    (0..n)
+        .map(|_| HttpRequester {
+            conn: Conn::new(addr, keep_alive),
+            prepared: prepared.clone(),
+            timeout: request.timeout,
+        })
+        .collect()
 }
 
 impl Requester for HttpRequester {
@@ -342,29 +360,19 @@ impl Requester for HttpRequester {
 /// Runs the subcommand; returns whether the verdict passed.
 pub fn run(args: QueryArgs, global: &GlobalArgs) -> Result<bool> {
     let plan = plan(&args)?;
-    let runtime = if plan.shape.concurrency == 1 && plan.shape.rate.is_none() {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-    }
-    .map_err(|e| Error::failed(format!("cannot start the runtime: {e}")))?;
+    // One loop needs no second thread; more in flight (or an open loop) use both cores.
+    let single = plan.shape.concurrency == 1 && plan.shape.rate.is_none();
+    let runtime = crate::cluster::runtime(!single)?;
     let report = runtime.block_on(async {
         match &plan.route {
             Route::Url { url, addr } => {
-                let prepared =
-                    std::sync::Arc::new(Prepared::new(url, &plan.request, plan.keep_alive));
-                let requesters = (0..plan.shape.concurrency)
-                    .map(|_| HttpRequester {
-                        conn: Conn::new(*addr, plan.keep_alive),
-                        prepared: prepared.clone(),
-                        timeout: plan.request.timeout,
-                    })
-                    .collect();
+                let requesters = url_requesters(
+                    url,
+                    *addr,
+                    &plan.request,
+                    plan.keep_alive,
+                    plan.shape.concurrency,
+                );
                 Ok(drive(plan.setup(""), plan.shape.clone(), requesters, &args).await)
             }
             Route::Proxy { name } => {
