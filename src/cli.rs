@@ -350,14 +350,32 @@ pub enum QueryOutput {
     Json,
 }
 
+/// How `query NAME` reaches the RayService's Serve port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Via {
+    /// Through the API server's service proxy to <NAME>-serve-svc (no port-forward, no ingress)
+    #[default]
+    Proxy,
+    /// From a tester pod in the namespace against <NAME>-serve-svc, like the guide's query.py
+    Pod,
+    /// Port-forward to one pod's serve port (pins that pod and bypasses the Service)
+    PortForward,
+}
+
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    /// RayService to query: through the API server's service proxy to <NAME>-serve-svc
+    /// RayService to query (the route is --via; default: the API server's service proxy)
     #[arg(value_name = "NAME")]
     pub name: Option<String>,
     /// Query this URL directly instead (ingress, load balancer, a local port)
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
+    /// How to reach NAME: proxy, pod (a tester pod in the cluster) or port-forward (one pod) [default: proxy]
+    #[arg(long, value_enum, value_name = "ROUTE", conflicts_with = "url")]
+    pub via: Option<Via>,
+    /// With --via port-forward: the pod to forward to [default: a ready worker pod of NAME]
+    #[arg(long, value_name = "POD")]
+    pub pod: Option<String>,
     /// Request path [default: /fruit/, or the path of --url]
     #[arg(long, value_name = "PATH")]
     pub path: Option<String>,

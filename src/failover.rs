@@ -144,6 +144,8 @@ fn settings(args: &FailoverArgs) -> Result<Settings> {
     let q = QueryArgs {
         name: None,
         url: args.url.clone(),
+        via: None,
+        pod: None,
         path: args.path.clone(),
         method: "POST".into(),
         data: args.data.clone(),

@@ -63,12 +63,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
             failover::Ending::Failed => ExitCode::FAILURE,
             failover::Ending::Interrupted => ExitCode::from(130),
         }),
-        Command::Query(args) => query::run(*args, &cli.global).map(|ok| {
-            if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+        Command::Query(args) => query::run(*args, &cli.global).map(|ending| match ending {
+            query::Ending::Passed => ExitCode::SUCCESS,
+            query::Ending::Failed => ExitCode::FAILURE,
+            query::Ending::Interrupted => ExitCode::from(130),
         }),
         Command::Completion(args) => completion::print_script(args.shell)
             .map(|_| ExitCode::SUCCESS)

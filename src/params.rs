@@ -88,9 +88,21 @@ pub struct SecretParams {
 #[derive(Debug, Clone, Serialize)]
 pub struct TesterParams {
     pub name: String,
+    /// `app.kubernetes.io/component` of the pod and its ConfigMap.
+    pub component: String,
+    pub restart_policy: String,
     pub url: String,
+    pub method: String,
     pub data: String,
     pub expect: Option<String>,
+    /// More environment for the query loop (RAYHA_COUNT, RAYHA_FORMAT, …).
+    pub env: Vec<EnvVar>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: String,
 }
 
 /// The checked parameters and the warnings for stderr.
@@ -637,12 +649,16 @@ fn tester_params(name: &str, apps: &[serve_config::App], default_app: bool) -> T
     };
     TesterParams {
         name: format!("{name}-tester"),
+        component: "tester".into(),
+        restart_policy: "Always".into(),
         url: format!("http://{name}-serve-svc:{SERVE_PORT}{path}"),
+        method: "POST".into(),
         data: if default_app {
             FRUIT_REQUEST.to_string()
         } else {
             String::new()
         },
         expect: default_app.then(|| FRUIT_ANSWER.to_string()),
+        env: Vec::new(),
     }
 }

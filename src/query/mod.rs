@@ -4,6 +4,8 @@
 
 pub mod engine;
 pub mod http;
+pub mod pod;
+pub mod port_forward;
 pub mod proxy;
 pub mod stats;
 
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::cli::{GlobalArgs, QueryArgs, QueryOutput};
+use crate::cli::{GlobalArgs, QueryArgs, QueryOutput, Via};
 use crate::error::{Error, Result};
 use crate::params::{FRUIT_ANSWER, FRUIT_REQUEST, FRUIT_ROUTE, SERVE_PORT};
 use engine::{Cause, Requester, Shape, StopHandle};
@@ -39,6 +41,20 @@ pub struct Setup {
     pub timeout_s: f64,
     pub expect_status: Option<u16>,
     pub expect_body: Option<String>,
+    /// The pod the requests come from (`pod`) or go to (`port-forward`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// What the route means for the numbers, for the report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// How a run ended, for the exit code: 0 passed, 1 failed, 130 interrupted (Ctrl-C).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Passed,
+    Failed,
+    Interrupted,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -103,6 +119,15 @@ enum Route {
     /// `<name>-serve-svc` through the API server's service proxy.
     Proxy {
         name: String,
+    },
+    /// A tester pod in the namespace runs the loop against `<name>-serve-svc`.
+    Pod {
+        name: String,
+    },
+    /// A port-forward to one pod's serve port.
+    PortForward {
+        name: String,
+        pod: Option<String>,
     },
 }
 
@@ -230,8 +255,23 @@ fn plan(args: &QueryArgs) -> Result<Plan> {
             let addr = resolve(&url)?;
             Route::Url { url, addr }
         }
-        (None, Some(name)) => Route::Proxy { name: name.clone() },
+        (None, Some(name)) => match args.via.unwrap_or_default() {
+            Via::Proxy => Route::Proxy { name: name.clone() },
+            Via::Pod => {
+                pod::check_args(args, &request)?;
+                Route::Pod { name: name.clone() }
+            }
+            Via::PortForward => Route::PortForward {
+                name: name.clone(),
+                pod: args.pod.clone(),
+            },
+        },
     };
+    if args.pod.is_some() && !matches!(route, Route::PortForward { .. }) {
+        return Err(Error::usage(
+            "--pod only applies to --via port-forward (the pod to forward to)",
+        ));
+    }
     Ok(Plan {
         request,
         route,
@@ -242,6 +282,11 @@ fn plan(args: &QueryArgs) -> Result<Plan> {
 
 impl Plan {
     fn setup(&self, namespace: &str) -> Setup {
+        let fresh_or_kept = if self.keep_alive {
+            "keep-alive"
+        } else {
+            "fresh"
+        };
         let (route, url, connection) = match &self.route {
             Route::Url { url, .. } => (
                 "url",
@@ -263,6 +308,14 @@ impl Plan {
                 // The API server keeps its connection to us; it opens its own to the pods.
                 "keep-alive to the API server",
             ),
+            Route::Pod { name } => (
+                "pod",
+                pod::service_url(name, namespace, &self.request.path),
+                // The tester's loop opens a fresh TCP connection per request, like query.py.
+                "fresh",
+            ),
+            // The local address is known once the listener is bound; the route fills it in.
+            Route::PortForward { .. } => ("port-forward", String::new(), fresh_or_kept),
         };
         Setup {
             route: route.into(),
@@ -276,6 +329,8 @@ impl Plan {
             timeout_s: self.request.timeout.as_secs_f64(),
             expect_status: self.request.expect_status,
             expect_body: self.request.expect_body.clone(),
+            pod: None,
+            note: None,
         }
     }
 }
@@ -357,8 +412,8 @@ impl Requester for HttpRequester {
     }
 }
 
-/// Runs the subcommand; returns whether the verdict passed.
-pub fn run(args: QueryArgs, global: &GlobalArgs) -> Result<bool> {
+/// Runs the subcommand; returns how it ended (verdict, or interrupted by Ctrl-C).
+pub fn run(args: QueryArgs, global: &GlobalArgs) -> Result<Ending> {
     let plan = plan(&args)?;
     // One loop needs no second thread; more in flight (or an open loop) use both cores.
     let single = plan.shape.concurrency == 1 && plan.shape.rate.is_none();
@@ -394,10 +449,47 @@ pub fn run(args: QueryArgs, global: &GlobalArgs) -> Result<bool> {
                     .await,
                 )
             }
+            Route::Pod { name } => {
+                let cluster = crate::cluster::connect(global).await?;
+                let setup = plan.setup(&cluster.namespace);
+                pod::run(&cluster, name, &plan.request, &plan.shape, setup, &args).await
+            }
+            Route::PortForward { name, pod } => {
+                let cluster = crate::cluster::connect(global).await?;
+                let target = port_forward::pick_pod(&cluster, name, pod.as_deref()).await?;
+                let forwarder = port_forward::Forwarder::start(&cluster, &target).await?;
+                let url = Url {
+                    host: "127.0.0.1".into(),
+                    port: forwarder.addr.port(),
+                    path_and_query: plan.request.path.clone(),
+                };
+                let mut setup = plan.setup(&cluster.namespace);
+                setup.url = format!("http://127.0.0.1:{}{}", url.port, plan.request.path);
+                setup.pod = Some(target.clone());
+                setup.note = Some(format!(
+                    "port-forward to pod/{target}:{SERVE_PORT}: pins one pod and bypasses the Service (not a failover measurement)"
+                ));
+                let requesters = url_requesters(
+                    &url,
+                    forwarder.addr,
+                    &plan.request,
+                    plan.keep_alive,
+                    plan.shape.concurrency,
+                );
+                let report = drive(setup, plan.shape.clone(), requesters, &args).await;
+                forwarder.finish();
+                Ok(report)
+            }
         }
     })?;
     print_report(&report, args.output);
-    Ok(report.verdict.passed)
+    Ok(if report.interrupted {
+        Ending::Interrupted
+    } else if report.verdict.passed {
+        Ending::Passed
+    } else {
+        Ending::Failed
+    })
 }
 
 async fn drive<R: Requester>(
@@ -407,19 +499,40 @@ async fn drive<R: Requester>(
     args: &QueryArgs,
 ) -> Report {
     let stop = StopHandle::default();
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let ctrl_c = stop_on_ctrl_c(&stop);
+    let (tx, rx) = mpsc::unbounded_channel();
     let start = Instant::now();
     let load = tokio::spawn(engine::run(shape, requesters, tx, stop.clone()));
-    let ctrl_c = {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop.stop();
-            }
-        })
-    };
+    let report = collect(setup, rx, &stop, args, start, false).await;
+    let _ = load.await;
+    ctrl_c.abort();
+    report
+}
+
+/// Sets `stop` on Ctrl-C (abort the handle when done).
+fn stop_on_ctrl_c(stop: &StopHandle) -> tokio::task::JoinHandle<()> {
+    let stop = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stop.stop();
+        }
+    })
+}
+
+/// Turns samples into the report until the sender is gone: `--print-each` lines, the live line
+/// on a terminal, the summary. The run ends now, or with `end_at_last_sample` when its last
+/// sample finished (the pod route, whose samples arrive through its log).
+async fn collect(
+    setup: Setup,
+    mut rx: mpsc::UnboundedReceiver<engine::Sample>,
+    stop: &StopHandle,
+    args: &QueryArgs,
+    start: Instant,
+    end_at_last_sample: bool,
+) -> Report {
     let live = std::io::stderr().is_terminal() && !args.print_each;
     let mut recorder = Recorder::new(start);
+    let mut last_finished: Option<Instant> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut stdout = std::io::stdout().lock();
     loop {
@@ -428,6 +541,7 @@ async fn drive<R: Requester>(
                 Some(s) => {
                     let failed = s.outcome.is_err();
                     recorder.record(&s);
+                    last_finished = Some(last_finished.map_or(s.finished, |l| l.max(s.finished)));
                     if args.print_each {
                         // The guide's query.py line, then what went wrong.
                         let _ = writeln!(stdout, "req_index : {}, num_fail: {}", recorder.requests() - 1, recorder.failures());
@@ -442,9 +556,11 @@ async fn drive<R: Requester>(
         }
     }
     drop(stdout);
-    let _ = load.await;
-    ctrl_c.abort();
-    recorder.finish(Instant::now());
+    let end = match (end_at_last_sample, last_finished) {
+        (true, Some(last)) => last.max(start),
+        _ => Instant::now(),
+    };
+    recorder.finish(end);
     if live {
         eprint!("\r\x1b[2K");
     }
@@ -501,6 +617,9 @@ pub fn render_text(report: &Report) -> String {
         other => other,
     };
     out.push_str(&format!("{} {} ({shape}, {conn})\n", su.method, su.url));
+    if let Some(note) = &su.note {
+        out.push_str(&format!("route {}: {note}\n", su.route));
+    }
     out.push_str(&format!(
         "requests {}, successes {}, failures {} in {:.2} s ({:.1} req/s){}\n",
         s.requests,
