@@ -891,13 +891,21 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__query)
-            opts="-X -d -H -c -o -n -h --url --path --method --data --data-file --header --expect --expect-status --concurrency --rate --count --duration --timeout --keep-alive --print-each --max-failures --output --namespace --context --kubeconfig --help"
+            opts="-X -d -H -c -o -n -h --url --via --pod --path --method --data --data-file --header --expect --expect-status --concurrency --rate --count --duration --timeout --keep-alive --print-each --max-failures --output --namespace --context --kubeconfig --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --via)
+                    COMPREPLY=($(compgen -W "proxy pod port-forward" -- "${cur}"))
+                    return 0
+                    ;;
+                --pod)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -175,6 +175,10 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l keep-alive -d 'With --url: reuse connections (by default each request opens a fresh one)'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l url -d 'Query this URL directly instead (ingress, load balancer, a local port)' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l via -d 'How to reach NAME: proxy, pod (a tester pod in the cluster) or port-forward (one pod) [default: proxy]' -r -f -a "proxy\t'Through the API server\'s service proxy to <NAME>-serve-svc (no port-forward, no ingress)'
+pod\t'From a tester pod in the namespace against <NAME>-serve-svc, like the guide\'s query.py'
+port-forward\t'Port-forward to one pod\'s serve port (pins that pod and bypasses the Service)'"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l pod -d 'With --via port-forward: the pod to forward to [default: a ready worker pod of NAME]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l path -d 'Request path [default: /fruit/, or the path of --url]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s X -l method -d 'HTTP method' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s d -l data -d 'Request body [default: the guide\'s ["PEAR", 12]]' -r
@@ -195,7 +199,7 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l co
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l keep-alive -d 'Reuse connections; by default each request opens a fresh one so a Service balances each anew'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l print-each -d 'Print the guide\'s `req_index : N, num_fail: F` line for every request'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s h -l help -d 'Print help'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F

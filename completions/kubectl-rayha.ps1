@@ -211,6 +211,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
         }
         'kubectl-rayha;query' {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Query this URL directly instead (ingress, load balancer, a local port)')
+            [CompletionResult]::new('--via', '--via', [CompletionResultType]::ParameterName, 'How to reach NAME: proxy, pod (a tester pod in the cluster) or port-forward (one pod) [default: proxy]')
+            [CompletionResult]::new('--pod', '--pod', [CompletionResultType]::ParameterName, 'With --via port-forward: the pod to forward to [default: a ready worker pod of NAME]')
             [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Request path [default: /fruit/, or the path of --url]')
             [CompletionResult]::new('-X', '-X ', [CompletionResultType]::ParameterName, 'HTTP method')
             [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'HTTP method')
@@ -236,8 +238,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
             [CompletionResult]::new('--keep-alive', '--keep-alive', [CompletionResultType]::ParameterName, 'Reuse connections; by default each request opens a fresh one so a Service balances each anew')
             [CompletionResult]::new('--print-each', '--print-each', [CompletionResultType]::ParameterName, 'Print the guide''s `req_index : N, num_fail: F` line for every request')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'kubectl-rayha;completion' {

@@ -48,6 +48,9 @@ fn each_bad_input_gets_one_clear_error_line() {
         "applications:\n- import_path: m:app\n  deployments:\n  - {name: D, num_replicas: 2, autoscaling_config: {min_replicas: 2}}\n",
     );
     let missing = dir.path().join("missing.yaml").display().to_string();
+    let binary_body = dir.path().join("body.bin");
+    std::fs::write(&binary_body, [0xff, 0xfe, 0x00]).unwrap();
+    let binary_body = binary_body.display().to_string();
     let configmap_only = p(
         "cm.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
@@ -252,6 +255,44 @@ fn each_bad_input_gets_one_clear_error_line() {
         case(&["lint", &bad_yaml], 1, &["not valid YAML"]),
         case(&["lint", &configmap_only], 1, &["no RayService"]),
         case(&["completion", "tcsh"], 2, &["tcsh", "bash"]),
+        // query routes: what the tester pod cannot do, and flags that belong to another route.
+        case(
+            &["query", "shop", "--via", "pod", "--concurrency", "4"],
+            2,
+            &["--concurrency", "--via pod"],
+        ),
+        case(
+            &["query", "shop", "--via", "pod", "--rate", "10"],
+            2,
+            &["--rate", "--via pod"],
+        ),
+        case(
+            &["query", "shop", "--via", "pod", "--keep-alive"],
+            2,
+            &["--keep-alive", "--via pod"],
+        ),
+        case(
+            &["query", "shop", "--via", "pod", "--data-file", &binary_body],
+            2,
+            &["--data-file", "UTF-8"],
+        ),
+        case(
+            &["query", "--url", "http://127.0.0.1:9/", "--via", "pod"],
+            2,
+            &["--via", "--url"],
+        ),
+        case(&["query", "--via", "pod"], 2, &["NAME"]),
+        case(&["query", "shop", "--pod", "p1"], 2, &["--pod", "port-forward"]),
+        case(
+            &["query", "shop", "--via", "pod", "--pod", "p1"],
+            2,
+            &["--pod", "port-forward"],
+        ),
+        case(
+            &["query", "shop", "--via", "tunnel"],
+            2,
+            &["tunnel", "port-forward"],
+        ),
         case(&["frobnicate"], 2, &["frobnicate"]),
     ];
     assert!(cases.len() >= 20);

@@ -1,0 +1,170 @@
+//! The `port-forward` route: a local listener on 127.0.0.1 whose every accepted connection is
+//! carried by its own port-forward stream (kube's `Api::<Pod>::portforward`, through the API
+//! server and the node's kubelet) to one pod's serve port. The engine queries the local address
+//! as it would any URL. It pins one pod and bypasses the Service, so it measures that pod's Serve
+//! proxy, not a failover.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DynamicObject, ListParams};
+use tokio::net::TcpListener;
+
+use crate::cluster::{self, Cluster, describe_kube_error};
+use crate::error::{Error, Result};
+use crate::params::SERVE_PORT;
+use crate::wait::pod_ready;
+
+/// The pod to forward to: `chosen`, else a ready worker pod of the RayService's cluster (the
+/// first by name).
+pub async fn pick_pod(cluster: &Cluster, name: &str, chosen: Option<&str>) -> Result<String> {
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let ns = &cluster.namespace;
+    if let Some(pod) = chosen {
+        let p = pods.get_opt(pod).await.map_err(|e| {
+            Error::failed(format!(
+                "--pod {pod}: cannot read it: {}",
+                describe_kube_error(&e)
+            ))
+        })?;
+        let p =
+            p.ok_or_else(|| Error::failed(format!("--pod {pod}: not found in namespace {ns}")))?;
+        let phase = p
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default();
+        if phase != "Running" {
+            return Err(Error::failed(format!(
+                "--pod {pod}: not running (phase {})",
+                if phase.is_empty() { "unknown" } else { &phase }
+            )));
+        }
+        return Ok(pod.to_string());
+    }
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(cluster.client.clone(), ns, &cluster::rayservice_resource());
+    let rs = api.get_opt(name).await.map_err(|e| {
+        Error::failed(format!(
+            "cannot read rayservice/{name}: {}",
+            describe_kube_error(&e)
+        ))
+    })?;
+    let rs =
+        rs.ok_or_else(|| Error::failed(format!("rayservice/{name} not found in namespace {ns}")))?;
+    let status = &rs.data["status"];
+    let rc = ["activeServiceStatus", "pendingServiceStatus"]
+        .iter()
+        .find_map(|k| status[k]["rayClusterName"].as_str().filter(|n| !n.is_empty()))
+        .ok_or_else(|| {
+            Error::failed(format!(
+                "rayservice/{name} has no RayCluster yet: nothing to port-forward to (or name a pod with --pod)"
+            ))
+        })?;
+    let list = pods
+        .list(
+            &ListParams::default().labels(&format!("ray.io/cluster={rc},ray.io/node-type=worker")),
+        )
+        .await
+        .map_err(|e| {
+            Error::failed(format!(
+                "cannot list the pods of {rc}: {}",
+                describe_kube_error(&e)
+            ))
+        })?;
+    let mut ready: Vec<String> = list
+        .items
+        .iter()
+        .filter(|p| pod_ready(p) && p.metadata.deletion_timestamp.is_none())
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    ready.sort();
+    ready.into_iter().next().ok_or_else(|| {
+        Error::failed(format!(
+            "no ready worker pod of rayservice/{name} (cluster {rc}); name one with --pod"
+        ))
+    })
+}
+
+/// A local listener forwarding each connection to the pod's serve port.
+pub struct Forwarder {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+    first_error: Arc<Mutex<Option<String>>>,
+}
+
+impl Forwarder {
+    /// Checks that the pod can be forwarded to (one port-forward, closed at once), then listens
+    /// on 127.0.0.1 on a free port.
+    pub async fn start(cluster: &Cluster, pod: &str) -> Result<Forwarder> {
+        let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+        let probe = api.portforward(pod, &[SERVE_PORT]).await.map_err(|e| {
+            Error::failed(format!(
+                "--via port-forward: cannot forward to pod/{pod}:{SERVE_PORT} (the API server reaches it through the node's kubelet): {}",
+                describe_kube_error(&e)
+            ))
+        })?;
+        probe.abort();
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| {
+            Error::failed(format!(
+                "--via port-forward: cannot listen on 127.0.0.1: {e}"
+            ))
+        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::failed(format!("--via port-forward: {e}")))?;
+        let first_error = Arc::new(Mutex::new(None));
+        let task = tokio::spawn(accept(listener, api, pod.to_string(), first_error.clone()));
+        Ok(Forwarder {
+            addr,
+            task,
+            first_error,
+        })
+    }
+
+    /// Stops listening; says on stderr when a connection could not be forwarded.
+    pub fn finish(self) {
+        self.task.abort();
+        if let Some(e) = self.first_error.lock().ok().and_then(|e| e.clone()) {
+            eprintln!("warning: port-forward: some connections could not be forwarded: {e}");
+        }
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn accept(
+    listener: TcpListener,
+    api: Api<Pod>,
+    pod: String,
+    first_error: Arc<Mutex<Option<String>>>,
+) {
+    while let Ok((mut local, _)) = listener.accept().await {
+        let _ = local.set_nodelay(true);
+        let (api, pod, first_error) = (api.clone(), pod.clone(), first_error.clone());
+        tokio::spawn(async move {
+            let note = |e: String| {
+                if let Ok(mut slot) = first_error.lock() {
+                    slot.get_or_insert(e);
+                }
+            };
+            match api.portforward(&pod, &[SERVE_PORT]).await {
+                Ok(mut forwarder) => {
+                    if let Some(mut remote) = forwarder.take_stream(SERVE_PORT)
+                        && let Err(e) = tokio::io::copy_bidirectional(&mut local, &mut remote).await
+                    {
+                        note(e.to_string());
+                    }
+                    forwarder.abort();
+                }
+                // The engine then sees the connection close before a reply.
+                Err(e) => note(describe_kube_error(&e)),
+            }
+        });
+    }
+}
