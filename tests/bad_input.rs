@@ -282,7 +282,11 @@ fn each_bad_input_gets_one_clear_error_line() {
             &["--via", "--url"],
         ),
         case(&["query", "--via", "pod"], 2, &["NAME"]),
-        case(&["query", "shop", "--pod", "p1"], 2, &["--pod", "port-forward"]),
+        case(
+            &["query", "shop", "--pod", "p1"],
+            2,
+            &["--pod", "port-forward"],
+        ),
         case(
             &["query", "shop", "--via", "pod", "--pod", "p1"],
             2,

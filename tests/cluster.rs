@@ -892,6 +892,259 @@ fn real_ray_failover_without_gcs_ft(rig: &Rig) -> TestResult {
     Ok(())
 }
 
+/// On real Ray: `query` by each route (proxy, pod, port-forward) answers the guide's request
+/// (`12`, checked on every reply) 500 times without a failure and reports counts and
+/// percentiles; Ctrl-C during `--via pod` exits 130, prints the summary and leaves no tester pod.
+fn real_ray_query_routes(rig: &Rig) -> TestResult {
+    let ns = ready_rayservice(rig, "q-routes")?;
+    let n = ns.name.as_str();
+    let selector = "app.kubernetes.io/component=query,app.kubernetes.io/instance=rayservice-ha";
+    // Logs and port-forwards go through the node's kubelet API, which the rig's node agent may not
+    // serve (rig/agent/README.md, Limits): then `--via pod` reads its results through the pod
+    // proxy, and `--via port-forward` must fail cleanly instead.
+    let head = rig.kubectl(&[
+        "get",
+        "pods",
+        "-n",
+        n,
+        "-l",
+        "ray.io/node-type=head",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ])?;
+    let kubelet_api = rig
+        .kubectl(&["logs", "-n", n, head.trim(), "--tail=1"])
+        .is_ok();
+    println!("kubelet API (logs, port-forward) on the rig's nodes: {kubelet_api}");
+    let mut problems = Vec::new();
+    for via in ["proxy", "pod", "port-forward"] {
+        let t = Instant::now();
+        if via == "port-forward" && !kubelet_api {
+            let out = rig.rayha(
+                &[
+                    "query",
+                    "rayservice-ha",
+                    "-n",
+                    n,
+                    "--via",
+                    via,
+                    "--count",
+                    "5",
+                ],
+                None,
+            );
+            let (stdout, stderr) = text(&out);
+            let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+            println!(
+                "--via port-forward without a kubelet API: {}",
+                stderr.trim()
+            );
+            if out.status.code() != Some(1)
+                || errors.len() != 1
+                || !errors[0].contains("port-forward")
+                || !errors[0].contains("kubelet")
+                || !stdout.is_empty()
+            {
+                problems.push(format!(
+                    "--via port-forward without a kubelet API: exit {:?}, {stdout} {stderr}",
+                    out.status.code()
+                ));
+            }
+            continue;
+        }
+        let out = rig.rayha(
+            &[
+                "query",
+                "rayservice-ha",
+                "-n",
+                n,
+                "--via",
+                via,
+                "--count",
+                "500",
+                "-o",
+                "json",
+            ],
+            None,
+        );
+        let (stdout, stderr) = text(&out);
+        let r: Value = match serde_json::from_str(&stdout) {
+            Ok(r) => r,
+            Err(_) => {
+                problems.push(format!(
+                    "--via {via}: exit {:?}, no report: {}",
+                    out.status.code(),
+                    stderr.trim()
+                ));
+                continue;
+            }
+        };
+        let s = &r["summary"];
+        let p = |q: &str| s["latency_ms"][q].as_f64().unwrap_or(-1.0);
+        println!(
+            "--via {via}: {} requests, {} failures, p50 {:.2} ms, p99 {:.2} ms, connection {}, {:.1} s",
+            s["requests"],
+            s["failures"],
+            p("p50"),
+            p("p99"),
+            r["setup"]["connection"],
+            t.elapsed().as_secs_f64()
+        );
+        let checks = [
+            (out.status.code() == Some(0), "exit 0"),
+            (r["setup"]["route"] == via, "the route named in the report"),
+            (
+                r["setup"]["expect_body"] == "12",
+                "every reply checked for 12",
+            ),
+            (s["requests"] == 500, "500 requests"),
+            (s["successes"] == 500, "500 answers of 12"),
+            (s["failures"] == 0, "0 failures"),
+            (
+                0.0 < p("p50") && p("p50") <= p("p99") && p("p99") <= p("max"),
+                "percentiles",
+            ),
+            (r["interrupted"] == false, "not interrupted"),
+        ];
+        for (ok, what) in checks {
+            if !ok {
+                problems.push(format!("--via {via}: not {what}: {stdout} {stderr}"));
+            }
+        }
+        match via {
+            "pod" => {
+                if !kubelet_api && !stderr.contains("through the API server's pod proxy") {
+                    problems.push(format!("--via pod: no word of the pod proxy: {stderr}"));
+                }
+                if r["setup"]["connection"] != "fresh" {
+                    problems.push(format!(
+                        "--via pod: connection {}",
+                        r["setup"]["connection"]
+                    ));
+                }
+                let left = rig.kubectl(&[
+                    "get",
+                    "pods,configmaps",
+                    "-n",
+                    n,
+                    "-l",
+                    selector,
+                    "-o",
+                    "name",
+                ])?;
+                if !left.trim().is_empty() {
+                    problems.push(format!("--via pod left {left}"));
+                }
+            }
+            "port-forward" => {
+                let pod = r["setup"]["pod"].as_str().unwrap_or("");
+                let role = rig
+                    .kubectl(&[
+                        "get",
+                        "pod",
+                        pod,
+                        "-n",
+                        n,
+                        "-o",
+                        "jsonpath={.metadata.labels.ray\\.io/node-type}",
+                    ])
+                    .unwrap_or_default();
+                if role != "worker" {
+                    problems.push(format!(
+                        "--via port-forward went to {pod:?} ({role:?}), not a worker"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // Ctrl-C during --via pod (no --count: it runs until interrupted).
+    let mut child = spawn_rayha(rig, &["query", "rayservice-ha", "-n", n, "--via", "pod"]);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let phases = rig.kubectl(&[
+            "get",
+            "pods",
+            "-n",
+            n,
+            "-l",
+            selector,
+            "-o",
+            "jsonpath={.items[*].status.phase}",
+        ])?;
+        if phases.trim() == "Running" {
+            break;
+        }
+        if let Ok(Some(status)) = child.0.try_wait() {
+            let mut err = String::new();
+            use std::io::Read;
+            child.0.stderr.take().unwrap().read_to_string(&mut err).ok();
+            problems.push(format!(
+                "--via pod ended before Ctrl-C ({status}): {}",
+                err.trim()
+            ));
+            return Err(problems.join("\n").into());
+        }
+        ensure(
+            Instant::now() < deadline,
+            format!("{problems:?} and the Ctrl-C tester pod never ran"),
+        )?;
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .status()
+        .map_err(|e| e.to_string())?;
+    let code = child.0.wait().map_err(|e| e.to_string())?.code();
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    use std::io::Read;
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .ok();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .ok();
+    let requests: u64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("requests "))
+        .and_then(|l| l.split(',').next())
+        .and_then(|c| c.trim().parse().ok())
+        .unwrap_or(0);
+    println!("Ctrl-C during --via pod: exit {code:?}, {requests} request(s) in the summary");
+    if code != Some(130) {
+        problems.push(format!("Ctrl-C: exit {code:?}: {stderr}"));
+    }
+    if requests == 0 || !stdout.contains("interrupted") || !stdout.contains("latency ms") {
+        problems.push(format!(
+            "Ctrl-C: no summary of what was received: {stdout} {stderr}"
+        ));
+    }
+    let left = rig.kubectl(&[
+        "get",
+        "pods,configmaps",
+        "-n",
+        n,
+        "-l",
+        selector,
+        "-o",
+        "name",
+    ])?;
+    if !left.trim().is_empty() {
+        problems.push(format!("Ctrl-C left {left}"));
+    }
+    ensure(problems.is_empty(), problems.join("\n"))
+}
+
 type TestFn = fn(&Rig) -> TestResult;
 
 fn main() {
@@ -912,6 +1165,7 @@ fn main() {
         ),
         ("cluster::real_ray_apply_status", real_ray_apply_status),
         ("cluster::real_ray_failover", real_ray_failover),
+        ("cluster::real_ray_query_routes", real_ray_query_routes),
         (
             "cluster::real_ray_failover_without_gcs_ft",
             real_ray_failover_without_gcs_ft,

@@ -28,6 +28,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(300);
 const GONE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The container of the tester pod.
 const CONTAINER: &str = "tester";
+/// Where the tester also serves its results (`RAYHA_RESULTS_PORT`), for clusters whose
+/// kubelets cannot stream logs.
+const RESULTS_PORT: u16 = 8079;
 
 /// The in-cluster URL the tester pod queries.
 pub fn service_url(name: &str, namespace: &str, path: &str) -> String {
@@ -283,6 +286,7 @@ fn objects(
             "RAYHA_TIMEOUT",
             format!("{}", request.timeout.as_secs_f64()),
         ),
+        env("RAYHA_RESULTS_PORT", RESULTS_PORT.to_string()),
     ];
     if let Some(c) = shape.count {
         extra.push(env("RAYHA_COUNT", c.to_string()));
@@ -442,18 +446,74 @@ async fn last_events(cluster: &Cluster, pod_name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether the line is the tester's last (`{"done": true, …}`, after --count or --duration).
+pub fn is_done(line: &str) -> bool {
+    let line = line.trim();
+    line.starts_with('{')
+        && serde_json::from_str::<Value>(line)
+            .is_ok_and(|v| v.get("done") == Some(&Value::Bool(true)))
+}
+
+/// Lines of the tester into samples for the report.
+struct Feed {
+    tx: mpsc::UnboundedSender<Sample>,
+    next_index: u64,
+    anchor: Option<Anchor>,
+    /// The last lines that were not results: a traceback explains an early exit.
+    other: VecDeque<String>,
+}
+
+enum Flow {
+    More,
+    /// The loop's last line, or nobody reads the samples any more.
+    End,
+}
+
+impl Feed {
+    fn line(&mut self, line: &str) -> Flow {
+        match parse_line(line) {
+            // Seen already (a log opened again).
+            Some(s) if s.index < self.next_index => Flow::More,
+            Some(s) => {
+                self.next_index = s.index + 1;
+                let a = *self
+                    .anchor
+                    .get_or_insert_with(|| Anchor::at_first(&s, Instant::now()));
+                if self.tx.send(a.sample(&s)).is_err() {
+                    Flow::End
+                } else {
+                    Flow::More
+                }
+            }
+            None if is_done(line) => Flow::End,
+            None if !line.trim().is_empty() => {
+                if self.other.len() == 5 {
+                    self.other.pop_front();
+                }
+                self.other.push_back(line.trim().to_string());
+                Flow::More
+            }
+            None => Flow::More,
+        }
+    }
+}
+
 /// Follows the pod's log into samples until its loop ends or `stop`; a broken stream while the
-/// pod still runs is opened again (requests already seen are skipped by index).
+/// pod still runs is opened again (requests already seen are skipped by index). When the log
+/// cannot be followed at all (the API server cannot reach the node's kubelet), the results are
+/// read from the tester's results port through the API server's pod proxy instead.
 async fn follow(
     pods: Api<Pod>,
     pod_name: String,
     tx: mpsc::UnboundedSender<Sample>,
     stop: StopHandle,
 ) -> Result<()> {
-    let mut next_index = 0u64;
-    let mut anchor: Option<Anchor> = None;
-    // The last lines that were not results: a traceback explains an early exit.
-    let mut other: VecDeque<String> = VecDeque::new();
+    let mut feed = Feed {
+        tx,
+        next_index: 0,
+        anchor: None,
+        other: VecDeque::new(),
+    };
     let mut reopened = 0;
     loop {
         let params = LogParams {
@@ -461,34 +521,32 @@ async fn follow(
             follow: true,
             ..Default::default()
         };
-        let reader = pods.log_stream(&pod_name, &params).await.map_err(|e| {
-            Error::failed(format!(
-                "cannot follow the log of pod/{pod_name} (the API server reaches it through the node's kubelet): {}",
-                describe_kube_error(&e)
-            ))
-        })?;
+        let reader = match pods.log_stream(&pod_name, &params).await {
+            Ok(reader) => reader,
+            Err(e) if reopened == 0 => {
+                eprintln!(
+                    "warning: cannot follow the log of pod/{pod_name} ({}); reading its results through the API server's pod proxy instead",
+                    describe_kube_error(&e)
+                );
+                return poll_results(&pods, &pod_name, &mut feed, &stop).await;
+            }
+            Err(e) => {
+                return Err(Error::failed(format!(
+                    "cannot follow the log of pod/{pod_name} again: {}",
+                    describe_kube_error(&e)
+                )));
+            }
+        };
         let mut lines = reader.lines();
         let mut poll = tokio::time::interval(Duration::from_millis(200));
         loop {
             tokio::select! {
                 line = lines.next() => match line {
-                    Some(Ok(line)) => match parse_line(&line) {
-                        Some(s) if s.index < next_index => {}
-                        Some(s) => {
-                            next_index = s.index + 1;
-                            let a = *anchor.get_or_insert_with(|| Anchor::at_first(&s, Instant::now()));
-                            if tx.send(a.sample(&s)).is_err() {
-                                return Ok(());
-                            }
+                    Some(Ok(line)) => {
+                        if let Flow::End = feed.line(&line) {
+                            return Ok(());
                         }
-                        None if !line.trim().is_empty() => {
-                            if other.len() == 5 {
-                                other.pop_front();
-                            }
-                            other.push_back(line.trim().to_string());
-                        }
-                        None => {}
-                    },
+                    }
                     Some(Err(_)) | None => break,
                 },
                 _ = poll.tick() => {
@@ -501,43 +559,92 @@ async fn follow(
         if stop.stopped() {
             return Ok(());
         }
-        // The stream ended: the loop finished, failed, or the stream broke.
-        let pod = pods.get_opt(&pod_name).await.ok().flatten();
-        let terminated = pod
-            .as_ref()
-            .and_then(|p| {
-                p.status
-                    .as_ref()?
-                    .container_statuses
-                    .as_ref()?
-                    .first()
-                    .cloned()
-            })
-            .and_then(|c| c.state?.terminated);
-        match (pod, terminated) {
-            (_, Some(t)) if t.exit_code == 0 => return Ok(()),
-            (_, Some(t)) => {
-                return Err(Error::failed(format!(
-                    "tester pod/{pod_name} exited with code {}{}",
-                    t.exit_code,
-                    other.back().map(|l| format!(": {l}")).unwrap_or_default()
-                )));
+        // The stream ended before the loop's last line: it failed, or the stream broke.
+        ended_early(&pods, &pod_name, &feed).await?;
+        if reopened == 5 {
+            return Err(Error::failed(format!(
+                "the log of pod/{pod_name} kept breaking off ({reopened} times)"
+            )));
+        }
+        reopened += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// An error when the tester's container has ended (or the pod is gone); Ok while it runs.
+async fn ended_early(pods: &Api<Pod>, pod_name: &str, feed: &Feed) -> Result<()> {
+    let pod = pods.get_opt(pod_name).await.ok().flatten();
+    let terminated = pod
+        .as_ref()
+        .and_then(|p| {
+            p.status
+                .as_ref()?
+                .container_statuses
+                .as_ref()?
+                .first()
+                .cloned()
+        })
+        .and_then(|c| c.state?.terminated);
+    match (pod, terminated) {
+        (_, Some(t)) => Err(Error::failed(format!(
+            "tester pod/{pod_name} exited with code {} before its loop ended{}",
+            t.exit_code,
+            feed.other
+                .back()
+                .map(|l| format!(": {l}"))
+                .unwrap_or_default()
+        ))),
+        (None, None) => Err(Error::failed(format!(
+            "tester pod/{pod_name} was deleted while it ran"
+        ))),
+        (Some(_), None) => Ok(()),
+    }
+}
+
+/// Reads the tester's results port (`GET /results?from=N`) through the API server's pod proxy
+/// every quarter second until the loop's last line or `stop`.
+async fn poll_results(
+    pods: &Api<Pod>,
+    pod_name: &str,
+    feed: &mut Feed,
+    stop: &StopHandle,
+) -> Result<()> {
+    let client = pods.clone().into_client();
+    let ns = pods.namespace().unwrap_or("default").to_string();
+    // The results server starts with the loop; the API server answers 503 until it listens.
+    let mut failing_since: Option<Instant> = None;
+    loop {
+        if stop.stopped() {
+            return Ok(());
+        }
+        let uri = format!(
+            "/api/v1/namespaces/{ns}/pods/{pod_name}:{RESULTS_PORT}/proxy/results?from={}",
+            feed.next_index
+        );
+        let request = ::http::Request::get(uri)
+            .body(Vec::new())
+            .map_err(|e| Error::failed(format!("internal: {e}")))?;
+        match client.request_text(request).await {
+            Ok(text) => {
+                failing_since = None;
+                for line in text.lines() {
+                    if let Flow::End = feed.line(line) {
+                        return Ok(());
+                    }
+                }
             }
-            (None, None) => {
-                return Err(Error::failed(format!(
-                    "tester pod/{pod_name} was deleted while it ran"
-                )));
-            }
-            (Some(_), None) if reopened < 5 => {
-                reopened += 1;
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            (Some(_), None) => {
-                return Err(Error::failed(format!(
-                    "the log of pod/{pod_name} kept breaking off ({reopened} times)"
-                )));
+            Err(e) => {
+                ended_early(pods, pod_name, feed).await?;
+                let since = *failing_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_secs(30) {
+                    return Err(Error::failed(format!(
+                        "cannot read the results of pod/{pod_name} through the API server's pod proxy for 30 s: {}",
+                        describe_kube_error(&e)
+                    )));
+                }
             }
         }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -652,9 +759,51 @@ mod tests {
             r#"{"req_index": 1, "t": 1.0, "latency_ms": 1, "error": 7}"#,
             "[1, 2]",
             "12",
+            r#"{"done": true, "requests": 500, "num_fail": 0}"#,
         ] {
             assert_eq!(parse_line(line), None, "{line:?}");
         }
+    }
+
+    #[test]
+    fn the_last_line_ends_the_loop() {
+        assert!(is_done(r#"{"done": true, "requests": 500, "num_fail": 0}"#));
+        for line in [
+            r#"{"done": false}"#,
+            r#"{"req_index": 1, "t": 1.0, "latency_ms": 1}"#,
+            r#"{"done": tr"#,
+            "done",
+        ] {
+            assert!(!is_done(line), "{line:?}");
+        }
+        // The feed passes samples on, skips what it saw, keeps other lines, stops at the end.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut feed = Feed {
+            tx,
+            next_index: 0,
+            anchor: None,
+            other: VecDeque::new(),
+        };
+        let lines = [
+            r#"{"req_index": 0, "t": 1.0, "latency_ms": 1, "error": null}"#,
+            "Traceback (most recent call last):",
+            r#"{"req_index": 1, "t": 1.1, "latency_ms": 1, "error": "status 503"}"#,
+            r#"{"req_index": 0, "t": 1.0, "latency_ms": 1, "error": null}"#,
+            r#"{"req_index": 2, "t": 1.2, "latency_"#,
+        ];
+        for l in lines {
+            assert!(matches!(feed.line(l), Flow::More), "{l}");
+        }
+        assert!(matches!(
+            feed.line(r#"{"done": true, "requests": 2, "num_fail": 1}"#),
+            Flow::End
+        ));
+        let got: Vec<(u64, bool)> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|s| (s.index, s.outcome.is_ok()))
+            .collect();
+        assert_eq!(got, vec![(0, true), (1, false)]);
+        assert_eq!(feed.other.len(), 2);
+        assert_eq!(feed.next_index, 2);
     }
 
     #[test]
@@ -745,5 +894,6 @@ mod tests {
         assert_eq!(env["RAYHA_TIMEOUT"], "2.5");
         assert_eq!(env["RAYHA_HEADERS"], r#"[["X-Trace","1"]]"#);
         assert!(!env.contains_key("RAYHA_DURATION"));
+        assert_eq!(env["RAYHA_RESULTS_PORT"], RESULTS_PORT.to_string());
     }
 }
