@@ -515,6 +515,7 @@ async fn follow(
         other: VecDeque::new(),
     };
     let mut reopened = 0;
+    let mut any_line = false;
     loop {
         let params = LogParams {
             container: Some(CONTAINER.into()),
@@ -543,6 +544,7 @@ async fn follow(
             tokio::select! {
                 line = lines.next() => match line {
                     Some(Ok(line)) => {
+                        any_line = true;
                         if let Flow::End = feed.line(&line) {
                             return Ok(());
                         }
@@ -561,6 +563,12 @@ async fn follow(
         }
         // The stream ended before the loop's last line: it failed, or the stream broke.
         ended_early(&pods, &pod_name, &feed).await?;
+        if !any_line {
+            eprintln!(
+                "warning: the log of pod/{pod_name} ended without a line while it runs; reading its results through the API server's pod proxy instead"
+            );
+            return poll_results(&pods, &pod_name, &mut feed, &stop).await;
+        }
         if reopened == 5 {
             return Err(Error::failed(format!(
                 "the log of pod/{pod_name} kept breaking off ({reopened} times)"

@@ -95,17 +95,15 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    /// Checks that the pod can be forwarded to (one port-forward, closed at once), then listens
-    /// on 127.0.0.1 on a free port.
+    /// Checks that the pod answers through a port-forward (one `GET /-/healthz`, any HTTP
+    /// reply will do), then listens on 127.0.0.1 on a free port.
     pub async fn start(cluster: &Cluster, pod: &str) -> Result<Forwarder> {
         let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-        let probe = api.portforward(pod, &[SERVE_PORT]).await.map_err(|e| {
+        probe(&api, pod).await.map_err(|why| {
             Error::failed(format!(
-                "--via port-forward: cannot forward to pod/{pod}:{SERVE_PORT} (the API server reaches it through the node's kubelet): {}",
-                describe_kube_error(&e)
+                "--via port-forward: no reply from pod/{pod}:{SERVE_PORT} through a port-forward (the API server reaches the pod through its node's kubelet): {why}"
             ))
         })?;
-        probe.abort();
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| {
             Error::failed(format!(
                 "--via port-forward: cannot listen on 127.0.0.1: {e}"
@@ -136,6 +134,56 @@ impl Drop for Forwarder {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// One HTTP request through a port-forward; the reason when no HTTP reply comes back.
+async fn probe(api: &Api<Pod>, pod: &str) -> std::result::Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut forwarder = api
+        .portforward(pod, &[SERVE_PORT])
+        .await
+        .map_err(|e| describe_kube_error(&e))?;
+    let mut stream = forwarder
+        .take_stream(SERVE_PORT)
+        .ok_or("no stream for the port")?;
+    let error = forwarder.take_error(SERVE_PORT);
+    let exchange = async {
+        stream
+            .write_all(b"GET /-/healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut head = Vec::new();
+        let mut buf = [0u8; 256];
+        while head.len() < 8 {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        Ok::<bool, std::io::Error>(head.starts_with(b"HTTP/1."))
+    };
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(10), exchange).await;
+    let remote_error = async {
+        match error {
+            Some(e) => tokio::time::timeout(std::time::Duration::from_secs(1), e)
+                .await
+                .ok()
+                .flatten(),
+            None => None,
+        }
+    };
+    let result = match outcome {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => Err(remote_error
+            .await
+            .unwrap_or_else(|| "the stream closed without an HTTP reply".into())),
+        Ok(Err(e)) => Err(remote_error.await.unwrap_or_else(|| e.to_string())),
+        Err(_) => Err(remote_error
+            .await
+            .unwrap_or_else(|| "no reply within 10 s".into())),
+    };
+    forwarder.abort();
+    result
 }
 
 async fn accept(
