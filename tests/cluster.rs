@@ -1059,8 +1059,20 @@ fn real_ray_query_routes(rig: &Rig) -> TestResult {
         }
     }
 
-    // Ctrl-C during --via pod (no --count: it runs until interrupted).
-    let mut child = spawn_rayha(rig, &["query", "rayservice-ha", "-n", n, "--via", "pod"]);
+    // Ctrl-C during --via pod, long before its --count is reached: exit 130.
+    let mut child = spawn_rayha(
+        rig,
+        &[
+            "query",
+            "rayservice-ha",
+            "-n",
+            n,
+            "--via",
+            "pod",
+            "--count",
+            "1000000",
+        ],
+    );
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let phases = rig.kubectl(&[

@@ -49,7 +49,8 @@ pub struct Setup {
     pub note: Option<String>,
 }
 
-/// How a run ended, for the exit code: 0 passed, 1 failed, 130 interrupted (Ctrl-C).
+/// How a run ended, for the exit code: 0 passed, 1 failed, 130 interrupted (Ctrl-C before the
+/// run's `--count`/`--duration` was reached; without either, Ctrl-C is the normal end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
     Passed,
@@ -483,13 +484,20 @@ pub fn run(args: QueryArgs, global: &GlobalArgs) -> Result<Ending> {
         }
     })?;
     print_report(&report, args.output);
-    Ok(if report.interrupted {
+    let bounded = args.count.is_some() || args.duration.is_some();
+    Ok(ending(report.interrupted, bounded, report.verdict.passed))
+}
+
+/// An unbounded run ends with Ctrl-C by design, so its verdict decides; a bounded one that Ctrl-C
+/// cut short did not finish what was asked.
+fn ending(interrupted: bool, bounded: bool, passed: bool) -> Ending {
+    if interrupted && bounded {
         Ending::Interrupted
-    } else if report.verdict.passed {
+    } else if passed {
         Ending::Passed
     } else {
         Ending::Failed
-    })
+    }
 }
 
 async fn drive<R: Requester>(
@@ -688,6 +696,16 @@ pub fn render_text(report: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ctrl_c_is_the_normal_end_only_of_an_unbounded_run() {
+        use super::{Ending, ending};
+        assert_eq!(ending(true, false, true), Ending::Passed);
+        assert_eq!(ending(true, false, false), Ending::Failed);
+        assert_eq!(ending(true, true, true), Ending::Interrupted);
+        assert_eq!(ending(false, true, false), Ending::Failed);
+        assert_eq!(ending(false, true, true), Ending::Passed);
+    }
+
     use super::*;
 
     #[test]
