@@ -9,7 +9,7 @@ homepage=${2:-$base}
 version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
 cargo build --release --locked -q
 stage=$(mktemp -d); trap 'rm -rf "$stage"' EXIT
-cp target/release/kubectl-rayha README.md "$stage/"
+cp target/release/kubectl-rayha README.md LICENSE "$stage/"
 cp -r completions "$stage/completions"
 mkdir -p dist
 archive=dist/kubectl-rayha-linux-amd64.tar.gz
