@@ -19,6 +19,12 @@ as real processes:
     the cluster IP, headless -> ready endpoint IPs), rewritten in place whenever they change.
 
 ClusterIP traffic is handled by the real kube-proxy in the router namespace (see ./agent).
+
+The kubelet API (`kubectl logs`, `kubectl port-forward`) is kwok's server: the agent posts the
+nodes' kubelet port (KUBELET_PORT, bridged in the router namespace to kwok, see ./agent), writes
+each container's output in the CRI log format as well (<container>.cri.log, the previous instance's
+in <container>.previous.cri.log) and keeps one kwok `Logs` and one kwok `PortForward` object per
+pod (same name and namespace, owned by the pod: the garbage collector removes them with it).
 Standard library only; runs as root on the host.
 """
 import base64
@@ -29,6 +35,7 @@ import json
 import os
 import random
 import re
+import selectors
 import shutil
 import signal
 import socket
@@ -58,6 +65,11 @@ PY = os.environ.get("RAYHA_RIG_PYTHON", "/usr/bin/python3")
 RAY_OBJECT_STORE_BYTES = int(os.environ.get("RAYHA_RIG_OBJECT_STORE_BYTES", str(256 * 1024 * 1024)))
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 AGENT_NAME = "rayha-rig-agent"
+# The nodes' kubelet port (status.daemonEndpoints): the API server dials <node InternalIP>:<port>
+# for logs and port-forward; ./agent bridges it in the router namespace to kwok's server.
+KUBELET_PORT = int(os.environ.get("RAYHA_RIG_KUBELET_PORT", "10250"))
+KWOK_API = "/apis/kwok.x-k8s.io/v1alpha1/namespaces/%s/%s/%s?fieldManager=rayha-agent&force=true"
+CRI_PARTIAL = 16 * 1024  # longer lines are split into partial (P) records, like a CRI runtime
 
 _log_lock = threading.Lock()
 
@@ -273,6 +285,7 @@ class Agent:
                 cond("NetworkUnavailable", "False", "RouteCreated", "rig bridge"),
             ],
             "addresses": [{"type": "InternalIP", "address": info["ip"]}, {"type": "Hostname", "address": name}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
             "capacity": {"cpu": "16", "memory": "64Gi", "pods": "110", "ephemeral-storage": "100Gi"},
             "allocatable": {"cpu": "16", "memory": "64Gi", "pods": "110", "ephemeral-storage": "100Gi"},
             "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux", "kubeletVersion": "rayha-agent",
@@ -483,6 +496,64 @@ class Agent:
                 log("handed node %s back to kwok", n)
             except Exception as e:  # noqa: BLE001 - the API server may be gone already
                 log("could not hand node %s back to kwok: %s", n, e)
+
+
+def cri_time():
+    ns = time.time_ns()
+    return (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + ".%09dZ" % (ns % 10**9)).encode()
+
+
+def pump_logs(fds, raw_path, cri_path):
+    """Copies a container's stdout and stderr (pipe read ends: {"stdout": fd, "stderr": fd}) into
+    its plain log (both streams as they come, what `agent logs` shows) and its CRI-format log
+    (`<RFC3339Nano> <stream> F|P <line>`, what kwok's server reads for `kubectl logs`), until
+    every writer is gone."""
+    sel = selectors.DefaultSelector()
+    for stream, fd in fds.items():
+        sel.register(fd, selectors.EVENT_READ, stream.encode())
+    pending = {fd: b"" for fd in fds.values()}  # an unfinished line per stream
+    with open(raw_path, "ab") as raw, open(cri_path, "ab") as cri:
+        while sel.get_map():
+            for key, _ in sel.select():
+                data = os.read(key.fd, 65536)
+                stream, out = key.data, []
+                if data:
+                    raw.write(data)
+                    raw.flush()
+                    buf = pending[key.fd] + data
+                    *lines, buf = buf.split(b"\n")
+                    out = [(line, b"F") for line in lines]
+                    while len(buf) >= CRI_PARTIAL:
+                        out.append((buf[:CRI_PARTIAL], b"P"))
+                        buf = buf[CRI_PARTIAL:]
+                    pending[key.fd] = buf
+                else:  # this stream's writers are all gone
+                    sel.unregister(key.fd)
+                    os.close(key.fd)
+                    if pending[key.fd]:
+                        out = [(pending[key.fd], b"F")]
+                if out:
+                    ts = cri_time()
+                    cri.write(b"".join(b"%s %s %s %s\n" % (ts, stream, tag, line) for line, tag in out))
+                    cri.flush()
+
+
+def listening_ports(pid):
+    """TCP ports listened on in the network namespace of process PID on an address other than a
+    loopback one (kwok's port-forward dials the pod IP)."""
+    ports = set()
+    try:
+        with open("/proc/%d/net/tcp" % pid) as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                if len(parts) > 3 and parts[3] == "0A":
+                    addr, port = parts[1].split(":")
+                    if not addr.endswith("7F"):  # little-endian 127.x.x.x
+                        ports.add(int(port, 16))
+    except (OSError, ValueError, StopIteration):
+        pass
+    return ports
 
 
 def kill_pidfile(path, sig):
@@ -911,13 +982,28 @@ class PodWorker(threading.Thread):
             os.unlink(c.pidfile)
         except OSError:
             pass
-        logf = open(os.path.join(self.dir, "%s.log" % c.name), "ab")
-        logf.write(("---- %s start %d: %s\n" % (now_rfc3339(), c.start_seq, " ".join(argv))).encode())
-        logf.flush()
-        c.proc = subprocess.Popen(["nsenter", "--net=/run/netns/" + self.netns, PY, os.path.join(HERE, "launcher.py"),
-                                   specfile], stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                                  start_new_session=True, close_fds=True)
-        logf.close()
+        raw_log = os.path.join(self.dir, "%s.log" % c.name)
+        with open(raw_log, "ab") as logf:
+            logf.write(("---- %s start %d: %s\n" % (now_rfc3339(), c.start_seq, " ".join(argv))).encode())
+        # kubectl logs --previous: the last instance's CRI log (a kubelet keeps one)
+        cri_log = os.path.join(self.dir, "%s.cri.log" % c.name)
+        if os.path.exists(cri_log):
+            os.replace(cri_log, os.path.join(self.dir, "%s.previous.cri.log" % c.name))
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            c.proc = subprocess.Popen(["nsenter", "--net=/run/netns/" + self.netns, PY, os.path.join(HERE, "launcher.py"),
+                                       specfile], stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
+                                      start_new_session=True, close_fds=True)
+        except BaseException:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        threading.Thread(target=pump_logs, args=({"stdout": out_r, "stderr": err_r}, raw_log, cri_log),
+                         daemon=True, name="logs-%s/%s/%s" % (self.ns, self.name, c.name)).start()
         with open(c.launcher_pidfile, "w") as f:
             f.write(str(c.proc.pid))
         c.env, c.workdir = env, wd
@@ -1099,6 +1185,49 @@ class PodWorker(threading.Thread):
         elif code not in (404, 409):
             self.log("status patch: HTTP %d %s", code, str(obj)[:300])
 
+    # ---- kubelet API through kwok's server (kubectl logs, kubectl port-forward)
+    def owner_ref(self):
+        return [{"apiVersion": "v1", "kind": "Pod", "name": self.name, "uid": self.uid}]
+
+    def apply_kwok(self, resource, kind, spec):
+        body = {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": kind,
+                "metadata": {"name": self.name, "namespace": self.ns, "ownerReferences": self.owner_ref()},
+                "spec": spec}
+        try:
+            code, obj = self.api.request("PATCH", KWOK_API % (self.ns, resource, self.name), body,
+                                         ctype="application/apply-patch+yaml")
+        except (OSError, http.client.HTTPException) as e:
+            code, obj = 0, {"message": str(e)}
+        if code not in (200, 201):
+            self.log("kwok %s: HTTP %d %s", kind, code, str(obj.get("message", obj))[:200])
+        return code in (200, 201)
+
+    def apply_kwok_logs(self):
+        """kwok's server finds a container's log through the pod's Logs object."""
+        logs = [{"containers": [c.name], "logsFile": os.path.join(self.dir, "%s.cri.log" % c.name),
+                 "previousLogsFile": os.path.join(self.dir, "%s.previous.cri.log" % c.name)}
+                for c in self.inits + self.containers]
+        self.apply_kwok("logs", "Logs", {"logs": logs})
+
+    def sync_port_forward(self):
+        """The pod's PortForward object: every declared container port and every port listened on
+        (not only on loopback) in the pod's netns, each to <pod IP>:<port>; checked every 2 s."""
+        now = time.time()
+        if self.ip is None or now < getattr(self, "pf_next", 0):
+            return
+        self.pf_next = now + 2
+        ports = {cp["containerPort"] for c in self.containers for cp in c.spec.get("ports") or []
+                 if cp.get("protocol", "TCP") == "TCP" and cp.get("containerPort")}
+        for c in self.inits + self.containers:
+            if c.proc is not None:
+                ports |= listening_ports(c.proc.pid)
+        key = (self.ip, tuple(sorted(ports)))
+        if key == getattr(self, "pf_key", None):
+            return
+        fwd = [{"ports": [p], "target": {"address": self.ip, "port": p}} for p in sorted(ports)]
+        if self.apply_kwok("portforwards", "PortForward", {"forwards": fwd}):
+            self.pf_key = key
+
     # ---- main loop
     def run(self):
         try:
@@ -1133,6 +1262,7 @@ class PodWorker(threading.Thread):
         self.write_hosts(self.agent.hosts_entries(self.ns))
         self.log("pod IP %s on %s (netns %s)", self.ip, self.node, self.netns)
         self.push_status()
+        self.apply_kwok_logs()
         vols = None
         while True:
             with self.cond:
@@ -1153,6 +1283,7 @@ class PodWorker(threading.Thread):
                     self.image_error = e.message
                 vols = None if e.reason == "FailedMount" else vols
             self.push_status()
+            self.sync_port_forward()
             if self.phase in ("Succeeded", "Failed") and not any(c.proc for c in self.containers):
                 pass
             with self.cond:
