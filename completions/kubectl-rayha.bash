@@ -973,6 +973,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --keep-alive)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --max-failures)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

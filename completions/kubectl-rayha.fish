@@ -191,13 +191,14 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l ra
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l count -d 'Stop after N requests' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l duration -d 'Stop after this long, e.g. 30s or 2m [default: run until Ctrl-C]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l timeout -d 'Per-request timeout' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l keep-alive -d 'Reuse connections (=false: a fresh one per request) [default: fresh, so a Service balances each request anew; kept with --via port-forward, which pins one pod anyway]' -r -f -a "true\t''
+false\t''"
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l max-failures -d 'Exit 1 when more than N requests fail' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s o -l output -d 'Output format of the summary' -r -f -a "text\t''
 json\t''"
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l keep-alive -d 'Reuse connections; by default each request opens a fresh one so a Service balances each anew'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l print-each -d 'Print the guide\'s `req_index : N, num_fail: F` line for every request'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r

@@ -412,9 +412,10 @@ pub struct QueryArgs {
     /// Per-request timeout
     #[arg(long, default_value = "5s", value_name = "DURATION")]
     pub timeout: String,
-    /// Reuse connections; by default each request opens a fresh one so a Service balances each anew
-    #[arg(long)]
-    pub keep_alive: bool,
+    /// Reuse connections (=false: a fresh one per request) [default: fresh, so a Service balances
+    /// each request anew; kept with --via port-forward, which pins one pod anyway]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub keep_alive: Option<bool>,
     /// Print the guide's `req_index : N, num_fail: F` line for every request
     #[arg(long)]
     pub print_each: bool,

@@ -158,7 +158,7 @@ fn settings(args: &FailoverArgs) -> Result<Settings> {
         count: None,
         duration: None,
         timeout: args.request_timeout.clone(),
-        keep_alive: args.keep_alive,
+        keep_alive: Some(args.keep_alive),
         print_each: false,
         max_failures: None,
         output: QueryOutput::Text,

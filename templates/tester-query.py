@@ -2,9 +2,7 @@
 with a fresh TCP connection per request (so the Service balances each request anew), a timeout,
 and a check of the answer. Prints the guide's `req_index : N, num_fail: F` line per request, or one
 JSON object per request when RAYHA_FORMAT=json (what `kubectl rayha query --via pod` reads), then
-a `{"done": true, …}` line when RAYHA_COUNT or RAYHA_DURATION ends the loop. With
-RAYHA_RESULTS_PORT the JSON lines are also served at `GET /results?from=N` on that port (for a
-cluster whose kubelets cannot stream logs), and the pod stays up after the loop until deleted."""
+a `{"done": true, …}` line when RAYHA_COUNT or RAYHA_DURATION ends the loop."""
 import http.client
 import json
 import os
@@ -24,7 +22,6 @@ COUNT = int(os.environ.get("RAYHA_COUNT", "0"))
 DURATION = float(os.environ.get("RAYHA_DURATION", "0"))
 TIMEOUT = float(os.environ.get("RAYHA_TIMEOUT", "5"))
 AS_JSON = os.environ.get("RAYHA_FORMAT") == "json"
-RESULTS_PORT = int(os.environ.get("RAYHA_RESULTS_PORT", "0"))
 PATH = URL.path or "/"
 if URL.query:
     PATH += "?" + URL.query
@@ -34,56 +31,8 @@ if DATA and not any(k.lower() == "content-type" for k in HEADERS):
 # As a container's PID 1 the default SIGTERM action is ignored: stop at once when deleted.
 signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
 
-# For RAYHA_RESULTS_PORT: the JSON lines from index RESULTS_BASE on (a reader asking from N has
-# the lines before N, so they are dropped).
-RESULTS = []
-RESULTS_BASE = 0
-RESULTS_LOCK = None
-
-
-def serve_results(port):
-    import http.server
-    import threading
-
-    class Results(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-            try:
-                start = max(0, int(query.get("from", ["0"])[0]))
-            except ValueError:
-                start = 0
-            global RESULTS_BASE
-            with RESULTS_LOCK:
-                drop = min(max(0, start - RESULTS_BASE), len(RESULTS))
-                del RESULTS[:drop]
-                RESULTS_BASE += drop
-                lines = RESULTS[max(0, start - RESULTS_BASE):]
-            body = "".join(line + "\n" for line in lines).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-ndjson")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    global RESULTS_LOCK
-    RESULTS_LOCK = threading.Lock()
-    server = http.server.ThreadingHTTPServer(("", port), Results)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-
-
 def emit(record):
-    line = json.dumps(record)
-    if RESULTS_LOCK:
-        with RESULTS_LOCK:
-            RESULTS.append(line)
-    print(line, flush=True)
-
-
-if RESULTS_PORT:
-    serve_results(RESULTS_PORT)
+    print(json.dumps(record), flush=True)
 
 
 def one_request():
@@ -144,6 +93,3 @@ while COUNT == 0 or req_index < COUNT:
         time.sleep(0.1)
 if AS_JSON:
     emit({"done": True, "requests": req_index, "num_fail": num_fail})
-while RESULTS_PORT:
-    # The results stay readable until the pod is deleted.
-    time.sleep(3600)

@@ -273,11 +273,16 @@ fn plan(args: &QueryArgs) -> Result<Plan> {
             "--pod only applies to --via port-forward (the pod to forward to)",
         ));
     }
+    // A port-forward pins one pod, so there is nothing to balance: a fresh port-forward stream
+    // per request would measure the stream's setup rather than Serve.
+    let keep_alive = args
+        .keep_alive
+        .unwrap_or(matches!(route, Route::PortForward { .. }));
     Ok(Plan {
         request,
         route,
         shape,
-        keep_alive: args.keep_alive,
+        keep_alive,
     })
 }
 
@@ -696,6 +701,27 @@ pub fn render_text(report: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
+    fn plan_of(argv: &[&str]) -> super::Plan {
+        use clap::Parser;
+        let cli =
+            crate::cli::Cli::try_parse_from(["kubectl-rayha", "query"].iter().chain(argv.iter()))
+                .expect("arguments parse");
+        let crate::cli::Command::Query(args) = cli.command else {
+            panic!("not query")
+        };
+        super::plan(&args).expect("a plan")
+    }
+
+    #[test]
+    fn connections_are_fresh_except_through_a_port_forward() {
+        assert!(!plan_of(&["shop"]).keep_alive);
+        assert!(!plan_of(&["--url", "http://127.0.0.1:8000/"]).keep_alive);
+        assert!(plan_of(&["shop", "--via", "port-forward"]).keep_alive);
+        assert!(!plan_of(&["shop", "--via", "port-forward", "--keep-alive=false"]).keep_alive);
+        assert!(plan_of(&["shop", "--keep-alive"]).keep_alive);
+        assert!(!plan_of(&["shop", "--via", "pod", "--keep-alive=false"]).keep_alive);
+    }
+
     #[test]
     fn ctrl_c_is_the_normal_end_only_of_an_unbounded_run() {
         use super::{Ending, ending};

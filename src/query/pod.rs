@@ -28,9 +28,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(300);
 const GONE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The container of the tester pod.
 const CONTAINER: &str = "tester";
-/// Where the tester also serves its results (`RAYHA_RESULTS_PORT`), for clusters whose
-/// kubelets cannot stream logs.
-const RESULTS_PORT: u16 = 8079;
+/// How often a followed log checks whether the tester's container has ended (some log streams
+/// stay open after the container exits).
+const EXIT_CHECK: Duration = Duration::from_secs(2);
 
 /// The in-cluster URL the tester pod queries.
 pub fn service_url(name: &str, namespace: &str, path: &str) -> String {
@@ -50,7 +50,7 @@ pub fn check_args(args: &QueryArgs, request: &Request) -> Result<()> {
             "--rate cannot be used with --via pod: the tester pod runs a closed loop, one request in flight",
         ));
     }
-    if args.keep_alive {
+    if args.keep_alive == Some(true) {
         return Err(Error::usage(
             "--keep-alive cannot be used with --via pod: the tester pod opens a fresh connection per request, like the guide's query.py",
         ));
@@ -286,7 +286,6 @@ fn objects(
             "RAYHA_TIMEOUT",
             format!("{}", request.timeout.as_secs_f64()),
         ),
-        env("RAYHA_RESULTS_PORT", RESULTS_PORT.to_string()),
     ];
     if let Some(c) = shape.count {
         extra.push(env("RAYHA_COUNT", c.to_string()));
@@ -499,9 +498,8 @@ impl Feed {
 }
 
 /// Follows the pod's log into samples until its loop ends or `stop`; a broken stream while the
-/// pod still runs is opened again (requests already seen are skipped by index). When the log
-/// cannot be followed at all (the API server cannot reach the node's kubelet), the results are
-/// read from the tester's results port through the API server's pod proxy instead.
+/// pod still runs is opened again (requests already seen are skipped by index). A container that
+/// ended without the loop's last line is an error, also when its log stream stays open.
 async fn follow(
     pods: Api<Pod>,
     pod_name: String,
@@ -515,36 +513,27 @@ async fn follow(
         other: VecDeque::new(),
     };
     let mut reopened = 0;
-    let mut any_line = false;
     loop {
         let params = LogParams {
             container: Some(CONTAINER.into()),
             follow: true,
             ..Default::default()
         };
-        let reader = match pods.log_stream(&pod_name, &params).await {
-            Ok(reader) => reader,
-            Err(e) if reopened == 0 => {
-                eprintln!(
-                    "warning: cannot follow the log of pod/{pod_name} ({}); reading its results through the API server's pod proxy instead",
-                    describe_kube_error(&e)
-                );
-                return poll_results(&pods, &pod_name, &mut feed, &stop).await;
-            }
-            Err(e) => {
-                return Err(Error::failed(format!(
-                    "cannot follow the log of pod/{pod_name} again: {}",
-                    describe_kube_error(&e)
-                )));
-            }
-        };
+        let reader = pods.log_stream(&pod_name, &params).await.map_err(|e| {
+            Error::failed(format!(
+                "cannot follow the log of pod/{pod_name} (--via pod reads the tester's results from it, as `kubectl logs -f` does): {}",
+                describe_kube_error(&e)
+            ))
+        })?;
         let mut lines = reader.lines();
         let mut poll = tokio::time::interval(Duration::from_millis(200));
+        let mut next_exit_check = Instant::now() + EXIT_CHECK;
+        // When the container was first seen ended: its last lines get one more check period.
+        let mut ended_at: Option<Instant> = None;
         loop {
             tokio::select! {
                 line = lines.next() => match line {
                     Some(Ok(line)) => {
-                        any_line = true;
                         if let Flow::End = feed.line(&line) {
                             return Ok(());
                         }
@@ -555,6 +544,16 @@ async fn follow(
                     if stop.stopped() {
                         return Ok(());
                     }
+                    if Instant::now() >= next_exit_check {
+                        next_exit_check = Instant::now() + EXIT_CHECK;
+                        match ended_at {
+                            Some(_) => ended_early(&pods, &pod_name, &feed).await?,
+                            None if ended_early(&pods, &pod_name, &feed).await.is_err() => {
+                                ended_at = Some(Instant::now());
+                            }
+                            None => {}
+                        }
+                    }
                 }
             }
         }
@@ -563,12 +562,6 @@ async fn follow(
         }
         // The stream ended before the loop's last line: it failed, or the stream broke.
         ended_early(&pods, &pod_name, &feed).await?;
-        if !any_line {
-            eprintln!(
-                "warning: the log of pod/{pod_name} ended without a line while it runs; reading its results through the API server's pod proxy instead"
-            );
-            return poll_results(&pods, &pod_name, &mut feed, &stop).await;
-        }
         if reopened == 5 {
             return Err(Error::failed(format!(
                 "the log of pod/{pod_name} kept breaking off ({reopened} times)"
@@ -606,53 +599,6 @@ async fn ended_early(pods: &Api<Pod>, pod_name: &str, feed: &Feed) -> Result<()>
             "tester pod/{pod_name} was deleted while it ran"
         ))),
         (Some(_), None) => Ok(()),
-    }
-}
-
-/// Reads the tester's results port (`GET /results?from=N`) through the API server's pod proxy
-/// every quarter second until the loop's last line or `stop`.
-async fn poll_results(
-    pods: &Api<Pod>,
-    pod_name: &str,
-    feed: &mut Feed,
-    stop: &StopHandle,
-) -> Result<()> {
-    let client = pods.clone().into_client();
-    let ns = pods.namespace().unwrap_or("default").to_string();
-    // The results server starts with the loop; the API server answers 503 until it listens.
-    let mut failing_since: Option<Instant> = None;
-    loop {
-        if stop.stopped() {
-            return Ok(());
-        }
-        let uri = format!(
-            "/api/v1/namespaces/{ns}/pods/{pod_name}:{RESULTS_PORT}/proxy/results?from={}",
-            feed.next_index
-        );
-        let request = ::http::Request::get(uri)
-            .body(Vec::new())
-            .map_err(|e| Error::failed(format!("internal: {e}")))?;
-        match client.request_text(request).await {
-            Ok(text) => {
-                failing_since = None;
-                for line in text.lines() {
-                    if let Flow::End = feed.line(line) {
-                        return Ok(());
-                    }
-                }
-            }
-            Err(e) => {
-                ended_early(pods, pod_name, feed).await?;
-                let since = *failing_since.get_or_insert_with(Instant::now);
-                if since.elapsed() > Duration::from_secs(30) {
-                    return Err(Error::failed(format!(
-                        "cannot read the results of pod/{pod_name} through the API server's pod proxy for 30 s: {}",
-                        describe_kube_error(&e)
-                    )));
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -902,6 +848,6 @@ mod tests {
         assert_eq!(env["RAYHA_TIMEOUT"], "2.5");
         assert_eq!(env["RAYHA_HEADERS"], r#"[["X-Trace","1"]]"#);
         assert!(!env.contains_key("RAYHA_DURATION"));
-        assert_eq!(env["RAYHA_RESULTS_PORT"], RESULTS_PORT.to_string());
+        assert!(!env.contains_key("RAYHA_RESULTS_PORT"));
     }
 }
