@@ -565,6 +565,8 @@ struct Observed {
     rs_ready: Option<bool>,
     apps_running: Option<bool>,
     worker_restarts: BTreeMap<String, i32>,
+    /// Head pods (name → restarts) when the head is not the victim: a GCS that exits shows here.
+    head_restarts: BTreeMap<String, i32>,
 }
 
 async fn run_round(
@@ -639,6 +641,8 @@ async fn run_round(
             &before,
             kill_at,
             settings.recovery_timeout,
+            settings.settle,
+            &bounds,
             &mut timeline,
             lock,
             stop_all,
@@ -646,12 +650,12 @@ async fn run_round(
         .await?
     };
     if let Some(t) = recovered {
-        bounds.lock().expect("boundaries lock").recovered = Some(t);
         timeline.push(Event {
             t_s: secs(kill_at, t),
             event: "fully recovered".into(),
         });
-        sleep_or_stop(settings.settle, stop_all).await;
+        // The watches kept following through the settle time: keep the timeline in order.
+        timeline.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
     }
     load_stop.stop();
     let _ = load.await;
@@ -690,17 +694,7 @@ async fn run_round(
             "recovery took {r:.1} s, more than --max-recovery {max}"
         ));
     }
-    if args.target == FailoverTarget::Head && !survival.workers_restarted_or_replaced.is_empty() {
-        reasons.push(format!(
-            "worker pods restarted or replaced: {}",
-            survival.workers_restarted_or_replaced.join(", ")
-        ));
-    }
-    if args.target == FailoverTarget::Head && !survival.replicas_unchanged {
-        reasons.push(
-            "Serve replicas were replaced (actor ids changed): the apps were redeployed".into(),
-        );
-    }
+    reasons.extend(collateral(args.target, &before, &after, &survival));
     Ok(Round {
         round,
         killed_pod: victim_name,
@@ -808,10 +802,15 @@ async fn follow(
     before: &Facts,
     kill_at: Instant,
     timeout: Duration,
+    settle: Duration,
+    bounds: &Arc<Mutex<Boundaries>>,
     timeline: &mut Vec<Event>,
     lock: &Lock,
     stop: &StopHandle,
 ) -> Result<(Option<Instant>, Option<String>)> {
+    // After full recovery the watches go on for `settle`, under load: what breaks late (a GCS
+    // that exits when the old Redis pod is finally killed, raylets that follow) shows too.
+    let mut recovered_at: Option<Instant> = None;
     let ns = &cluster.namespace;
     let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), ns);
     let slices: Api<EndpointSlice> = Api::namespaced(cluster.client.clone(), ns);
@@ -822,9 +821,22 @@ async fn follow(
     } else {
         format!("ray.io/cluster={rc}")
     };
-    let mut pod_events = watcher(pods, watcher::Config::default().labels(&pod_selector))
+    let mut pod_events = watcher(
+        pods.clone(),
+        watcher::Config::default().labels(&pod_selector),
+    )
+    .default_backoff()
+    .boxed();
+    if args.target == FailoverTarget::Redis {
+        // Losing Redis must not take the GCS down: follow the Ray pods too.
+        let ray = watcher(
+            pods,
+            watcher::Config::default().labels(&format!("ray.io/cluster={rc}")),
+        )
         .default_backoff()
         .boxed();
+        pod_events = futures::stream::select(pod_events, ray).boxed();
+    }
     let mut slice_events = watcher(
         slices,
         watcher::Config::default().labels(&format!(
@@ -844,6 +856,11 @@ async fn follow(
     for p in before.pods.iter().filter(|p| p.role == "worker") {
         seen.worker_restarts.insert(p.name.clone(), p.restarts);
     }
+    if args.target != FailoverTarget::Head {
+        for p in before.pods.iter().filter(|p| p.role == "head") {
+            seen.head_restarts.insert(p.name.clone(), p.restarts);
+        }
+    }
     let role = if args.target == FailoverTarget::Redis {
         None
     } else {
@@ -857,6 +874,7 @@ async fn follow(
     tokio::pin!(deadline);
     let mut renew = tokio::time::interval(Duration::from_secs(20));
     let mut slices_state: BTreeMap<String, usize> = BTreeMap::new();
+    let mut slices_listing: Option<BTreeMap<String, usize>> = None;
     loop {
         let now = Instant::now();
         let t = secs(kill_at, now);
@@ -870,19 +888,12 @@ async fn follow(
             }
             ev = slice_events.try_next() => {
                 let Ok(Some(ev)) = ev else { continue };
-                {
-                    match ev {
-                        watcher::Event::Apply(s) | watcher::Event::InitApply(s) => { slices_state.insert(s.metadata.name.clone().unwrap_or_default(), ready_endpoints(&s)); }
-                        watcher::Event::Delete(s) => { slices_state.remove(&s.metadata.name.clone().unwrap_or_default()); }
-                        _ => {}
+                let n = apply_slice_event(&mut slices_state, &mut slices_listing, ev);
+                if let Some(n) = n && seen.endpoints_ready != Some(n) {
+                    if seen.endpoints_ready.is_some() || n != expected_endpoints {
+                        timeline.push(Event { t_s: t, event: format!("serve endpoints ready: {n}/{expected_endpoints}") });
                     }
-                    let n: usize = slices_state.values().sum();
-                    if seen.endpoints_ready != Some(n) {
-                        if seen.endpoints_ready.is_some() || n != expected_endpoints {
-                            timeline.push(Event { t_s: t, event: format!("serve endpoints ready: {n}/{expected_endpoints}") });
-                        }
-                        seen.endpoints_ready = Some(n);
-                    }
+                    seen.endpoints_ready = Some(n);
                 }
             }
             ev = rs_events.try_next() => {
@@ -892,22 +903,31 @@ async fn follow(
                 }
             }
             _ = renew.tick() => lock.renew().await,
-            _ = &mut deadline => return Ok((None, seen.new_pod.map(|p| p.0))),
+            _ = &mut deadline, if recovered_at.is_none() => return Ok((None, seen.new_pod.map(|p| p.0))),
             _ = tokio::time::sleep(Duration::from_millis(200)) => {
-                if stop.stopped() { return Ok((None, seen.new_pod.map(|p| p.0))); }
+                if stop.stopped() { return Ok((recovered_at, seen.new_pod.map(|p| p.0))); }
             }
         }
-        let replaced = seen.new_ready && (seen.old_gone || args.target == FailoverTarget::Redis);
+        // Also for Redis: the old pod keeps serving the GCS' open connection until it is gone.
+        let replaced = seen.new_ready && seen.old_gone;
         let endpoints_ok = args.target == FailoverTarget::Redis
             || seen
                 .endpoints_ready
                 .is_some_and(|n| n >= expected_endpoints);
-        if replaced
+        if recovered_at.is_none()
+            && replaced
             && endpoints_ok
             && seen.rs_ready != Some(false)
             && seen.apps_running != Some(false)
         {
-            return Ok((Some(Instant::now()), seen.new_pod.map(|p| p.0)));
+            let now = Instant::now();
+            recovered_at = Some(now);
+            bounds.lock().expect("boundaries lock").recovered = Some(now);
+        }
+        if let Some(r) = recovered_at
+            && r.elapsed() >= settle
+        {
+            return Ok((recovered_at, seen.new_pod.map(|p| p.0)));
         }
     }
 }
@@ -918,6 +938,41 @@ fn flatten_pod_event(ev: Option<watcher::Event<Pod>>) -> Vec<(Pod, bool)> {
         Some(watcher::Event::Delete(p)) => vec![(p, true)],
         _ => vec![],
     }
+}
+
+/// Applies one EndpointSlice watch event; returns the ready endpoints over all slices when that
+/// is a state the cluster was in. A (re-)list is collected from `Init` to `InitDone` and only
+/// then replaces the state, so the empty list at the start of a watch is not reported as
+/// "0 ready".
+fn apply_slice_event(
+    state: &mut BTreeMap<String, usize>,
+    listing: &mut Option<BTreeMap<String, usize>>,
+    ev: watcher::Event<EndpointSlice>,
+) -> Option<usize> {
+    match ev {
+        watcher::Event::Init => {
+            *listing = Some(BTreeMap::new());
+            return None;
+        }
+        watcher::Event::InitApply(s) => {
+            let name = s.metadata.name.clone().unwrap_or_default();
+            listing
+                .get_or_insert_with(BTreeMap::new)
+                .insert(name, ready_endpoints(&s));
+            return None;
+        }
+        watcher::Event::InitDone => *state = listing.take().unwrap_or_default(),
+        watcher::Event::Apply(s) => {
+            state.insert(
+                s.metadata.name.clone().unwrap_or_default(),
+                ready_endpoints(&s),
+            );
+        }
+        watcher::Event::Delete(s) => {
+            state.remove(&s.metadata.name.clone().unwrap_or_default());
+        }
+    }
+    Some(state.values().sum())
 }
 
 fn ready_endpoints(s: &EndpointSlice) -> usize {
@@ -943,6 +998,7 @@ fn observe_pod(
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let labels = pod.metadata.labels.clone().unwrap_or_default();
     let pod_role = labels.get("ray.io/node-type").map(String::as_str);
+    let is_redis = labels.get("app.kubernetes.io/name").map(String::as_str) == Some("redis");
     if uid == victim_uid {
         if deleted && !seen.old_gone {
             seen.old_gone = true;
@@ -960,16 +1016,21 @@ fn observe_pod(
         return;
     }
     if deleted || pod.metadata.deletion_timestamp.is_some() {
-        if pod_role == Some("worker") && role != Some("worker") {
+        if (pod_role == Some("worker") && role != Some("worker"))
+            || (pod_role == Some("head") && role != Some("head"))
+        {
             timeline.push(Event {
                 t_s: t,
-                event: format!("worker pod {name} deleted"),
+                event: format!("{} pod {name} deleted", pod_role.unwrap_or_default()),
             });
         }
         return;
     }
-    let is_replacement =
-        role.is_none_or(|r| pod_role == Some(r)) && !seen.worker_restarts.contains_key(&name);
+    let is_replacement = match role {
+        Some(r) => pod_role == Some(r) && !seen.worker_restarts.contains_key(&name),
+        // The Redis drill also follows the Ray pods; only a Redis pod replaces Redis.
+        None => is_redis && pod_role.is_none(),
+    };
     if is_replacement {
         if seen.new_pod.as_ref().is_none_or(|(_, u)| *u != uid) && seen.new_pod.is_none() {
             seen.new_pod = Some((name.clone(), uid.clone()));
@@ -999,20 +1060,28 @@ fn observe_pod(
         }
         return;
     }
-    if pod_role == Some("worker") {
+    if pod_role == Some("worker") || pod_role == Some("head") {
         let restarts: i32 = pod
             .status
             .as_ref()
             .and_then(|s| s.container_statuses.as_ref())
             .map_or(0, |c| c.iter().map(|c| c.restart_count).sum());
-        if let Some(prev) = seen.worker_restarts.get(&name).copied()
+        let known = if pod_role == Some("worker") {
+            &mut seen.worker_restarts
+        } else {
+            &mut seen.head_restarts
+        };
+        if let Some(prev) = known.get(&name).copied()
             && restarts > prev
         {
             timeline.push(Event {
                 t_s: t,
-                event: format!("worker pod {name} restarted a container (restarts {restarts})"),
+                event: format!(
+                    "{} pod {name} restarted a container (restarts {restarts})",
+                    pod_role.unwrap_or_default()
+                ),
             });
-            seen.worker_restarts.insert(name, restarts);
+            known.insert(name, restarts);
         }
     }
 }
@@ -1057,6 +1126,75 @@ fn observe_rayservice(v: &Value, seen: &mut Observed, t: f64, timeline: &mut Vec
         });
     }
     seen.apps_running = Some(running);
+}
+
+/// What the kill took down besides its victim: (other) workers restarted or replaced for every
+/// target, the head for a worker or Redis kill (a GCS that loses Redis exits and comes back
+/// from whatever the new Redis holds), Serve replicas re-created where none should be.
+fn collateral(
+    target: FailoverTarget,
+    before: &Facts,
+    after: &Facts,
+    survival: &Survival,
+) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if !survival.workers_restarted_or_replaced.is_empty() {
+        reasons.push(format!(
+            "{}worker pods restarted or replaced: {}",
+            if target == FailoverTarget::Worker {
+                "other "
+            } else {
+                ""
+            },
+            survival.workers_restarted_or_replaced.join(", ")
+        ));
+    }
+    if target != FailoverTarget::Head {
+        let heads = |f: &Facts| -> Vec<(String, i32)> {
+            f.pods
+                .iter()
+                .filter(|p| p.role == "head")
+                .map(|p| (p.name.clone(), p.restarts))
+                .collect()
+        };
+        for (name, restarts) in heads(before) {
+            match heads(after).into_iter().find(|(n, _)| *n == name) {
+                Some((_, r)) if r > restarts => reasons.push(format!(
+                    "head pod {name} restarted (restarts {restarts} -> {r}): the GCS exited{}",
+                    if target == FailoverTarget::Redis {
+                        " when it lost Redis, and a restarted GCS reads only what the new Redis holds"
+                    } else {
+                        ""
+                    }
+                )),
+                None => reasons.push(format!("head pod {name} was replaced")),
+                _ => {}
+            }
+        }
+    }
+    let replicas_kept = match target {
+        FailoverTarget::Head | FailoverTarget::Redis => survival.replicas_unchanged,
+        // The victim's replicas are re-created elsewhere; each deployment keeps the others.
+        FailoverTarget::Worker => {
+            !survival.replicas_before.is_empty()
+                && survival.replicas_before.iter().all(|(d, ids)| {
+                    let after = survival.replicas_after.get(d);
+                    let kept = ids
+                        .iter()
+                        .filter(|id| after.is_some_and(|a| a.contains(id)))
+                        .count();
+                    let per_worker = ids.len().div_ceil(survival.workers_before.len().max(1));
+                    kept + per_worker >= ids.len() && after.is_some_and(|a| a.len() >= ids.len())
+                })
+        }
+    };
+    if !replicas_kept {
+        reasons.push(match target {
+            FailoverTarget::Worker => "Serve replicas on the surviving workers were replaced, or a deployment did not get back to its replica count".into(),
+            _ => "Serve replicas were replaced (actor ids changed): the apps were redeployed".into(),
+        });
+    }
+    reasons
 }
 
 fn survival(before: &Facts, after: &Facts, target: FailoverTarget, victim: &str) -> Survival {
@@ -1286,4 +1424,192 @@ pub fn render_text(report: &Report) -> String {
         }
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::PodFact;
+
+    fn pod_fact(name: &str, role: &str, restarts: i32) -> PodFact {
+        PodFact {
+            name: name.into(),
+            role: role.into(),
+            node: None,
+            ip: None,
+            phase: "Running".into(),
+            ready: true,
+            restarts,
+            uid: format!("uid-{name}"),
+            gcs_ft_env: true,
+        }
+    }
+
+    fn facts(pods: Vec<PodFact>) -> Facts {
+        Facts {
+            pods,
+            ..Facts::default()
+        }
+    }
+
+    fn slice(name: &str, ready: &[bool]) -> EndpointSlice {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name},
+            "addressType": "IPv4",
+            "endpoints": ready.iter().enumerate().map(|(i, r)| serde_json::json!({
+                "addresses": [format!("10.0.0.{i}")],
+                "conditions": {"ready": r},
+            })).collect::<Vec<_>>(),
+        }))
+        .unwrap()
+    }
+
+    fn pod(name: &str, labels: &[(&str, &str)], restarts: i32) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": name,
+                "uid": format!("uid-{name}"),
+                "labels": labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+            },
+            "status": {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "containerStatuses": [{
+                    "name": "c", "image": "i", "imageID": "", "ready": true,
+                    "restartCount": restarts,
+                }],
+            },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_start_of_a_slice_watch_is_not_zero_endpoints() {
+        let (mut state, mut listing) = (BTreeMap::new(), None);
+        assert_eq!(
+            apply_slice_event(&mut state, &mut listing, watcher::Event::Init),
+            None
+        );
+        let s = slice("svc-abc", &[true, true, false]);
+        assert_eq!(
+            apply_slice_event(&mut state, &mut listing, watcher::Event::InitApply(s)),
+            None
+        );
+        assert_eq!(
+            apply_slice_event(&mut state, &mut listing, watcher::Event::InitDone),
+            Some(2)
+        );
+        let s = slice("svc-abc", &[true, true, true]);
+        assert_eq!(
+            apply_slice_event(&mut state, &mut listing, watcher::Event::Apply(s)),
+            Some(3)
+        );
+        // A re-list replaces the state: a slice gone meanwhile does not linger.
+        apply_slice_event(&mut state, &mut listing, watcher::Event::Init);
+        let s = slice("svc-def", &[true]);
+        apply_slice_event(&mut state, &mut listing, watcher::Event::InitApply(s));
+        assert_eq!(
+            apply_slice_event(&mut state, &mut listing, watcher::Event::InitDone),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn the_redis_drill_follows_the_head_but_only_redis_replaces_redis() {
+        let mut seen = Observed::default();
+        seen.head_restarts.insert("rc-head-x".into(), 0);
+        seen.worker_restarts.insert("rc-worker-a".into(), 0);
+        let mut timeline = Vec::new();
+        let head = [("ray.io/cluster", "rc"), ("ray.io/node-type", "head")];
+        let redis = [
+            ("app.kubernetes.io/name", "redis"),
+            ("app.kubernetes.io/instance", "svc"),
+        ];
+        for (p, t) in [
+            (pod("rc-head-x", &head, 0), 0.5),
+            (pod("svc-redis-new", &redis, 0), 2.0),
+            (pod("rc-head-x", &head, 1), 31.0),
+        ] {
+            observe_pod(
+                &p,
+                false,
+                "svc-redis-old",
+                "uid-svc-redis-old",
+                None,
+                &mut seen,
+                t,
+                &mut timeline,
+            );
+        }
+        assert_eq!(seen.new_pod.as_ref().unwrap().0, "svc-redis-new");
+        let events: Vec<&str> = timeline.iter().map(|e| e.event.as_str()).collect();
+        assert!(!events.iter().any(|e| e.contains("new pod rc-head-x")));
+        assert!(events.contains(&"head pod rc-head-x restarted a container (restarts 1)"));
+    }
+
+    #[test]
+    fn losing_the_head_fails_a_redis_or_worker_drill() {
+        let before = facts(vec![
+            pod_fact("h", "head", 0),
+            pod_fact("w1", "worker", 0),
+            pod_fact("w2", "worker", 0),
+        ]);
+        let after = facts(vec![
+            pod_fact("h", "head", 1),
+            pod_fact("w1", "worker", 1),
+            pod_fact("w2", "worker", 0),
+        ]);
+        let s = survival(&before, &after, FailoverTarget::Redis, "redis-x");
+        let reasons = collateral(FailoverTarget::Redis, &before, &after, &s);
+        assert!(reasons.iter().any(|r| r.contains("worker pods restarted")));
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.starts_with("head pod h restarted (restarts 0 -> 1)")),
+            "{reasons:?}"
+        );
+        // The head target judges the head by recovery, not as collateral.
+        let s = survival(&before, &after, FailoverTarget::Head, "h");
+        assert!(
+            !collateral(FailoverTarget::Head, &before, &after, &s)
+                .iter()
+                .any(|r| r.starts_with("head pod"))
+        );
+    }
+
+    #[test]
+    fn a_worker_drill_expects_only_the_victims_replicas_to_change() {
+        let before = facts(vec![
+            pod_fact("h", "head", 0),
+            pod_fact("w1", "worker", 0),
+            pod_fact("w2", "worker", 0),
+        ]);
+        let after = facts(vec![
+            pod_fact("h", "head", 0),
+            pod_fact("w2", "worker", 0),
+            pod_fact("w3", "worker", 0),
+        ]);
+        let mut s = survival(&before, &after, FailoverTarget::Worker, "w1");
+        s.replicas_before
+            .insert("app/A".into(), vec!["a1".into(), "a2".into()]);
+        s.replicas_after
+            .insert("app/A".into(), vec!["a2".into(), "a3".into()]);
+        assert_eq!(
+            collateral(FailoverTarget::Worker, &before, &after, &s),
+            Vec::<String>::new()
+        );
+        // Both replicas new: the survivor's replica was lost too.
+        s.replicas_after
+            .insert("app/A".into(), vec!["a3".into(), "a4".into()]);
+        assert_eq!(
+            collateral(FailoverTarget::Worker, &before, &after, &s).len(),
+            1
+        );
+        // Not back to two replicas.
+        s.replicas_after.insert("app/A".into(), vec!["a2".into()]);
+        assert_eq!(
+            collateral(FailoverTarget::Worker, &before, &after, &s).len(),
+            1
+        );
+    }
 }
