@@ -141,7 +141,7 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -l con
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -s A -l all-namespaces -d 'List in every namespace'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -s h -l help -d 'Print help'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l timeout -d 'How long to wait for KubeRay\'s cleanup (RayCluster and Redis keys), e.g. 5m' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l timeout -d 'How long to wait for KubeRay\'s cleanup (RayCluster and Redis keys) and for every object (and the Redis and tester pods) to be gone, e.g. 5m' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F

@@ -328,7 +328,8 @@ pub struct DeleteArgs {
     /// Do not ask for confirmation
     #[arg(short = 'y', long)]
     pub yes: bool,
-    /// How long to wait for KubeRay's cleanup (RayCluster and Redis keys), e.g. 5m
+    /// How long to wait for KubeRay's cleanup (RayCluster and Redis keys) and for every object
+    /// (and the Redis and tester pods) to be gone, e.g. 5m
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     pub timeout: String,
 }

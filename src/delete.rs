@@ -119,6 +119,34 @@ async fn delete(args: DeleteArgs, global: &GlobalArgs, timeout: Duration) -> Res
     for note in notes {
         println!("{note}");
     }
+    // Like `kubectl delete`, return only when the objects are gone: a Deployment deleted in the
+    // foreground goes after its Redis pod, so nothing of the bundle still runs afterwards.
+    wait_gone(&rest, deadline).await
+}
+
+/// Waits until none of `targets` exists any more.
+async fn wait_gone(targets: &[&Target], deadline: Instant) -> Result<()> {
+    for t in targets {
+        loop {
+            match t.api.get_opt(&t.name).await {
+                Ok(None) => break,
+                Ok(Some(_)) if Instant::now() >= deadline => {
+                    return Err(Error::failed(format!(
+                        "timed out waiting for {} to be gone (its deletion was requested)",
+                        t.label()
+                    )));
+                }
+                Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(250)).await,
+                Err(e) => {
+                    return Err(Error::failed(format!(
+                        "cannot check whether {} is gone: {}",
+                        t.label(),
+                        describe_kube_error(&e)
+                    )));
+                }
+            }
+        }
+    }
     Ok(())
 }
 
@@ -134,7 +162,14 @@ fn confirm(targets: &[Target], ns: &str) -> Result<bool> {
 }
 
 async fn delete_one(t: &Target) -> Result<()> {
-    match t.api.delete(&t.name, &DeleteParams::background()).await {
+    // The RayService in the background (its RayCluster's cleanup is awaited on its own); the rest
+    // in the foreground, so a Deployment stays until its pods are gone.
+    let params = if t.kind == "RayService" {
+        DeleteParams::background()
+    } else {
+        DeleteParams::foreground()
+    };
+    match t.api.delete(&t.name, &params).await {
         Ok(_) => {
             println!("{} deleted", t.label());
             Ok(())
