@@ -1264,6 +1264,12 @@ fn ray_serve_ha_ready_and_head_kill_drills(rig: &Rig) -> TestResult {
     let mut total_req = 0;
     for n in 1..=FT_DRILLS {
         let r = head_kill_drill(rig, &ns.name, &up, n)?;
+        if r.requests == 0 {
+            return Err(format!(
+                "drill {n}: no request of the tester's loop was seen (the loop did not run, or its log was not read)"
+            )
+            .into());
+        }
         total_fail += r.failures.len();
         total_req += r.requests;
         if r.replicas_changed {
@@ -1301,6 +1307,9 @@ fn ray_serve_no_gcs_ft_control_drill(rig: &Rig) -> TestResult {
     };
     let up = bring_up(rig, &ns.name, true)?;
     let r = head_kill_drill(rig, &ns.name, &up, 1)?;
+    if r.requests == 0 {
+        return Err("no request of the tester's loop was seen during the control drill".into());
+    }
     if !(r.workers_restarted || r.replicas_changed) {
         return Err(format!(
             "without GCS FT the head kill changed nothing ({} failures, workers kept, replicas kept): \
