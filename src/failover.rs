@@ -27,13 +27,8 @@ use crate::query::stats::{Recorder, Summary};
 use crate::query::{self, parse_duration};
 use crate::status::{self, Facts};
 
-/// How the drill ended, for the exit code: 0 passed, 1 failed, 130 interrupted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    Passed,
-    Failed,
-    Interrupted,
-}
+/// How the drill ended (the same outcomes and exit codes as `query`).
+pub use crate::query::Ending;
 
 /// One entry of the timeline, in seconds from the kill (negative before it).
 #[derive(Debug, Clone, Serialize)]

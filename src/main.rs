@@ -58,16 +58,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
         }),
         Command::List(args) => list::run(args, &cli.global).map(|_| ExitCode::SUCCESS),
         Command::Delete(args) => delete::run(args, &cli.global).map(|_| ExitCode::SUCCESS),
-        Command::Failover(args) => failover::run(*args, &cli.global).map(|ending| match ending {
-            failover::Ending::Passed => ExitCode::SUCCESS,
-            failover::Ending::Failed => ExitCode::FAILURE,
-            failover::Ending::Interrupted => ExitCode::from(130),
-        }),
-        Command::Query(args) => query::run(*args, &cli.global).map(|ending| match ending {
-            query::Ending::Passed => ExitCode::SUCCESS,
-            query::Ending::Failed => ExitCode::FAILURE,
-            query::Ending::Interrupted => ExitCode::from(130),
-        }),
+        Command::Failover(args) => failover::run(*args, &cli.global).map(exit_code),
+        Command::Query(args) => query::run(*args, &cli.global).map(exit_code),
         Command::Completion(args) => completion::print_script(args.shell)
             .map(|_| ExitCode::SUCCESS)
             .map_err(|e| Error::failed(format!("cannot write completion script: {e}"))),
@@ -80,6 +72,15 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
 
 /// clap's errors as kubectl shows them: one `error:` line and a pointer to help; help and
 /// version requests print normally.
+/// A query's or drill's ending as its exit code; 130 is the shell's code for Ctrl-C.
+fn exit_code(ending: query::Ending) -> ExitCode {
+    match ending {
+        query::Ending::Passed => ExitCode::SUCCESS,
+        query::Ending::Failed => ExitCode::FAILURE,
+        query::Ending::Interrupted => ExitCode::from(130),
+    }
+}
+
 fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(

@@ -49,8 +49,9 @@ pub struct Setup {
     pub note: Option<String>,
 }
 
-/// How a run ended, for the exit code: 0 passed, 1 failed, 130 interrupted (Ctrl-C before the
-/// run's `--count`/`--duration` was reached; without either, Ctrl-C is the normal end).
+/// How a run (a query or a failover drill) ended, for the exit code: 0 passed, 1 failed,
+/// 130 interrupted (a query: Ctrl-C before its `--count`/`--duration` was reached; without
+/// either, Ctrl-C is the normal end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
     Passed,
