@@ -314,6 +314,20 @@ fn rayservice_api(cluster: &Cluster) -> Api<DynamicObject> {
     Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &ar)
 }
 
+/// The RayCluster named in one part of a RayService's status (active or pending), if any.
+fn cluster_name(part: &Value) -> Option<String> {
+    part["rayClusterName"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+}
+
+/// The RayCluster that serves a RayService (its `status`): the active one, else the pending one.
+pub fn serving_cluster(status: &Value) -> Option<String> {
+    cluster_name(&status["activeServiceStatus"])
+        .or_else(|| cluster_name(&status["pendingServiceStatus"]))
+}
+
 /// Reads everything status needs: five API requests (RayService, pods, EndpointSlices, Redis
 /// Deployments, the dashboard through the service proxy).
 pub async fn gather(cluster: &Cluster, name: &str) -> Result<Facts> {
@@ -328,12 +342,6 @@ pub async fn gather(cluster: &Cluster, name: &str) -> Result<Facts> {
         rs.ok_or_else(|| Error::failed(format!("rayservice/{name} not found in namespace {ns}")))?;
     let rs = serde_json::to_value(&rs).unwrap_or(Value::Null);
     let status = &rs["status"];
-    let cluster_name = |s: &Value| {
-        s["rayClusterName"]
-            .as_str()
-            .filter(|n| !n.is_empty())
-            .map(str::to_string)
-    };
     let active = cluster_name(&status["activeServiceStatus"]);
     let pending = cluster_name(&status["pendingServiceStatus"]);
     let serving = active.clone().or(pending.clone());

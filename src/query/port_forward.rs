@@ -54,14 +54,11 @@ pub async fn pick_pod(cluster: &Cluster, name: &str, chosen: Option<&str>) -> Re
     let rs =
         rs.ok_or_else(|| Error::failed(format!("rayservice/{name} not found in namespace {ns}")))?;
     let status = &rs.data["status"];
-    let rc = ["activeServiceStatus", "pendingServiceStatus"]
-        .iter()
-        .find_map(|k| status[k]["rayClusterName"].as_str().filter(|n| !n.is_empty()))
-        .ok_or_else(|| {
-            Error::failed(format!(
-                "rayservice/{name} has no RayCluster yet: nothing to port-forward to (or name a pod with --pod)"
-            ))
-        })?;
+    let rc = crate::status::serving_cluster(status).ok_or_else(|| {
+        Error::failed(format!(
+            "rayservice/{name} has no RayCluster yet: nothing to port-forward to (or name a pod with --pod)"
+        ))
+    })?;
     let list = pods
         .list(
             &ListParams::default().labels(&format!("ray.io/cluster={rc},ray.io/node-type=worker")),
