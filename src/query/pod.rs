@@ -528,8 +528,8 @@ async fn follow(
         let mut lines = reader.lines();
         let mut poll = tokio::time::interval(Duration::from_millis(200));
         let mut next_exit_check = Instant::now() + EXIT_CHECK;
-        // When the container was first seen ended: its last lines get one more check period.
-        let mut ended_at: Option<Instant> = None;
+        // Once the container is seen ended, its last lines get one more check period.
+        let mut seen_ended = false;
         loop {
             tokio::select! {
                 line = lines.next() => match line {
@@ -546,12 +546,11 @@ async fn follow(
                     }
                     if Instant::now() >= next_exit_check {
                         next_exit_check = Instant::now() + EXIT_CHECK;
-                        match ended_at {
-                            Some(_) => ended_early(&pods, &pod_name, &feed).await?,
-                            None if ended_early(&pods, &pod_name, &feed).await.is_err() => {
-                                ended_at = Some(Instant::now());
-                            }
-                            None => {}
+                        let check = ended_early(&pods, &pod_name, &feed).await;
+                        if seen_ended {
+                            check?;
+                        } else {
+                            seen_ended = check.is_err();
                         }
                     }
                 }
