@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use futures::{AsyncBufReadExt, StreamExt};
+use futures::{AsyncBufRead, AsyncBufReadExt, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, LogParams, PostParams};
 use serde_json::{Value, json};
@@ -31,6 +31,8 @@ const CONTAINER: &str = "tester";
 /// How often a followed log checks whether the tester's container has ended (some log streams
 /// stay open after the container exits).
 const EXIT_CHECK: Duration = Duration::from_secs(2);
+/// How long a log that is not served yet is asked for again after the container started.
+const LOG_START_GRACE: Duration = Duration::from_secs(15);
 
 /// The in-cluster URL the tester pod queries.
 pub fn service_url(name: &str, namespace: &str, path: &str) -> String {
@@ -519,12 +521,10 @@ async fn follow(
             follow: true,
             ..Default::default()
         };
-        let reader = pods.log_stream(&pod_name, &params).await.map_err(|e| {
-            Error::failed(format!(
-                "cannot follow the log of pod/{pod_name} (--via pod reads the tester's results from it, as `kubectl logs -f` does): {}",
-                describe_kube_error(&e)
-            ))
-        })?;
+        let reader = match open_log(&pods, &pod_name, &params, &stop).await? {
+            Some(reader) => reader,
+            None => return Ok(()), // Ctrl-C while waiting for the log
+        };
         let mut lines = reader.lines();
         let mut poll = tokio::time::interval(Duration::from_millis(200));
         let mut next_exit_check = Instant::now() + EXIT_CHECK;
@@ -568,6 +568,35 @@ async fn follow(
         }
         reopened += 1;
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Opens the tester's log stream. Right after the container started its log may not be
+/// served yet (the API server answers 400): that is retried for `LOG_START_GRACE`. `None` on
+/// Ctrl-C meanwhile.
+async fn open_log(
+    pods: &Api<Pod>,
+    pod_name: &str,
+    params: &LogParams,
+    stop: &StopHandle,
+) -> Result<Option<impl AsyncBufRead + use<>>> {
+    let first_try = Instant::now();
+    loop {
+        match pods.log_stream(pod_name, params).await {
+            Ok(reader) => return Ok(Some(reader)),
+            Err(kube::Error::Api(s)) if s.code == 400 && first_try.elapsed() < LOG_START_GRACE => {
+                if stop.stopped() {
+                    return Ok(None);
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => {
+                return Err(Error::failed(format!(
+                    "cannot follow the log of pod/{pod_name} (--via pod reads the tester's results from it, as `kubectl logs -f` does): {}",
+                    describe_kube_error(&e)
+                )));
+            }
+        }
     }
 }
 
