@@ -247,6 +247,7 @@ fn lint_rayservice(rs: &Value, docs: &[Value]) -> ObjectReport {
         check_redis_address(&ctx),
         check_redis_password(&ctx),
         check_head_cpus(&ctx),
+        check_head_start_timeout(&ctx),
         check_serve_replicas(&serve),
         check_max_per_node(&serve),
         check_proxies(&serve),
@@ -573,6 +574,46 @@ fn check_head_cpus(ctx: &Ctx) -> Check {
             WHY,
             "set headGroupSpec.rayStartParams.num-cpus: \"0\"",
         ),
+    }
+}
+
+/// The env var that bounds how long Ray's dashboard waits for each subprocess module at start.
+pub const DASHBOARD_MODULE_TIMEOUT_ENV: &str = "RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT";
+/// Below this a restarted head on a busy node can lose its dashboard (Ray's default is 30 s).
+const DASHBOARD_MODULE_TIMEOUT_MIN_S: f64 = 120.0;
+
+fn check_head_start_timeout(ctx: &Ctx) -> Check {
+    const ID: &str = "head-start-timeout";
+    const WHY: &str = "Ray's dashboard exits when a module takes longer than 30 s to start, as on a busy node after a head restart; the head's readiness probe is served by the dashboard, so the new head stays un-Ready until the liveness probe restarts it minutes later";
+    let fix = format!(
+        "set env {DASHBOARD_MODULE_TIMEOUT_ENV}: \"180\" on the head container (kubectl rayha generate does)"
+    );
+    let value = ctx
+        .head_env(DASHBOARD_MODULE_TIMEOUT_ENV)
+        .map(|e| e["value"].as_str().unwrap_or("").to_string());
+    match value {
+        None => miss(
+            ID,
+            Level::Warn,
+            format!("the head has no {DASHBOARD_MODULE_TIMEOUT_ENV} (Ray's default: 30 s)"),
+            WHY,
+            fix,
+        ),
+        Some(v) => match v.trim().parse::<f64>() {
+            Ok(s) if s >= DASHBOARD_MODULE_TIMEOUT_MIN_S => pass(
+                ID,
+                format!("the head's dashboard modules may take {v} s to start"),
+            ),
+            _ => miss(
+                ID,
+                Level::Warn,
+                format!(
+                    "the head's {DASHBOARD_MODULE_TIMEOUT_ENV} is {v:?}, want a number of seconds >= {DASHBOARD_MODULE_TIMEOUT_MIN_S}"
+                ),
+                WHY,
+                fix,
+            ),
+        },
     }
 }
 

@@ -7,6 +7,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
+
+mod rig_kit;
 use serde_json::Value;
 
 type TestResult = Result<(), Failed>;
@@ -658,35 +660,6 @@ fn real_ray_apply_status(rig: &Rig) -> TestResult {
 
 /// On real Ray: `failover --rounds 3` passes with workers and replica actors kept, a second drill
 /// is refused naming the holder, and Ctrl-C ends a drill with exit 130 and the lock released.
-/// What a slow head recovery needs for a diagnosis: each head pod's conditions and the tail of its
-/// dashboard's and GCS's logs (read inside the pod through the rig's node agent).
-fn head_diagnostics(rig: &Rig, ns: &str) -> String {
-    let agent = std::env::var("RAYHA_RIG_AGENT").unwrap_or_else(|_| "rig/agent/agent".into());
-    let pods = rig
-        .kubectl(&[
-            "get",
-            "pods",
-            "-n",
-            ns,
-            "-l",
-            "ray.io/node-type=head",
-            "-o",
-            "jsonpath={range .items[*]}{.metadata.name} {.status.conditions}{\"\\n\"}{end}",
-        ])
-        .unwrap_or_else(|e| e);
-    let mut out = format!("head pods: {pods}");
-    for pod in pods.lines().filter_map(|l| l.split_whitespace().next()) {
-        let logs = Command::new("bash")
-            .args([agent.as_str(), "exec", ns, pod, "--", "bash", "-c"])
-            .arg("cd /tmp/ray/session_latest/logs && tail -n 40 dashboard.log gcs_server.out")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_else(|e| e.to_string());
-        out.push_str(&format!("\n--- {pod}\n{logs}"));
-    }
-    out
-}
-
 fn real_ray_failover(rig: &Rig) -> TestResult {
     let ns = ready_rayservice(rig, "rayha-drill")?;
     let n = ns.name.as_str();
@@ -720,7 +693,7 @@ fn real_ray_failover(rig: &Rig) -> TestResult {
             "failover exit {:?}: {:?}\n{}",
             out.status.code(),
             r["reasons"],
-            head_diagnostics(rig, n)
+            rig_kit::head_diagnostics(|a| rig.kubectl(a), n)
         )
         .into());
     }

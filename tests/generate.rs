@@ -11,7 +11,7 @@ fn serve_config(rs: &Value) -> Value {
 }
 
 fn sample() -> Vec<Value> {
-    yaml_file(&shared("ray-service.high-availability.yaml"))
+    yaml_file(&kuberay_data("ray-service.high-availability.yaml"))
 }
 
 /// Differences from the sample that are deliberate; each is asserted to really differ below, so
@@ -24,6 +24,7 @@ const DELIBERATE_DIFFERENCES: &[&str] = &[
     "every object carries app.kubernetes.io/managed-by and instance labels",
     "Redis runs under a restrictive securityContext with resource requests",
     "the head container has a preStop pause, so the serve Service stops routing to it before its proxy exits",
+    "the head gives Ray's dashboard modules 180 s to start, not 30 s, so a restarted head on a busy node keeps its dashboard",
 ];
 
 #[test]
@@ -108,8 +109,19 @@ fn default_bundle_matches_the_ha_sample_on_every_ha_field() {
     }
 
     // The deliberate differences, each checked to be real.
-    assert_eq!(DELIBERATE_DIFFERENCES.len(), 7);
+    assert_eq!(DELIBERATE_DIFFERENCES.len(), 8);
     let head = |c: &Value| c["headGroupSpec"]["template"]["spec"]["containers"][0].clone();
+    let env_value = |c: &Value, name: &str| {
+        head(c)["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["name"] == name)
+            .map(|e| e["value"].clone())
+    };
+    let timeout = rayha::lint::DASHBOARD_MODULE_TIMEOUT_ENV;
+    assert_eq!(env_value(oc, timeout), Some(Value::from("180")));
+    assert_eq!(env_value(tc, timeout), None);
     assert_eq!(
         head(oc)["lifecycle"]["preStop"]["exec"]["command"][0],
         "sleep"
@@ -208,41 +220,9 @@ fn generated_password_lives_only_in_the_secret() {
     assert_ne!(find(&again, "Secret").unwrap()["data"], secret["data"]);
 }
 
-/// The v1 openAPIV3Schema of the RayService CRD, made strict: objects reject fields the schema
-/// does not name (the API server would prune them silently; strict field validation refuses).
-fn strict_rayservice_schema() -> Value {
-    let crd = yaml_file(&shared("ray.io_rayservices.yaml")).remove(0);
-    let version = crd["spec"]["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == "v1")
-        .unwrap();
-    let mut schema = version["schema"]["openAPIV3Schema"].clone();
-    fn strict(v: &mut Value) {
-        match v {
-            Value::Object(map) => {
-                let preserve =
-                    map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
-                if map.contains_key("properties")
-                    && !map.contains_key("additionalProperties")
-                    && !preserve
-                {
-                    map.insert("additionalProperties".into(), Value::Bool(false));
-                }
-                map.values_mut().for_each(strict);
-            }
-            Value::Array(items) => items.iter_mut().for_each(strict),
-            _ => {}
-        }
-    }
-    strict(&mut schema);
-    schema
-}
-
 #[test]
 fn every_generated_rayservice_validates_against_the_crd_schema() {
-    let schema = strict_rayservice_schema();
+    let schema = strict_rayservice_schema(&kuberay_data("ray.io_rayservices.yaml"));
     let validator = jsonschema::validator_for(&schema).expect("CRD schema compiles");
     // The schema must be able to fail: a wrong type and an unknown field are refused.
     let mut broken = find(&generate(&[]), "RayService").unwrap().clone();

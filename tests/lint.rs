@@ -38,19 +38,20 @@ fn level_of(checks: &[(String, String)], id: &str) -> String {
 
 #[test]
 fn ha_sample_has_no_fail_and_its_inline_password_is_a_warn() {
-    let (report, code) = lint_json(&shared("ray-service.high-availability.yaml"));
+    let (report, code) = lint_json(&kuberay_data("ray-service.high-availability.yaml"));
     let c = checks(&report);
     assert_eq!(code, 0);
     assert!(c.iter().all(|(_, l)| l != "FAIL"), "{c:?}");
     assert_eq!(level_of(&c, "redis-password"), "WARN");
     assert_eq!(level_of(&c, "gcs-fault-tolerance"), "PASS");
     assert_eq!(level_of(&c, "head-no-replicas"), "PASS");
+    assert_eq!(level_of(&c, "head-start-timeout"), "WARN");
     assert_eq!(report["summary"]["fail"], 0);
 }
 
 #[test]
 fn plain_sample_fails_on_ft_head_cpus_and_replicas() {
-    let (report, code) = lint_json(&shared("ray-service.sample.yaml"));
+    let (report, code) = lint_json(&kuberay_data("ray-service.sample.yaml"));
     let c = checks(&report);
     assert_eq!(code, 1);
     for id in [
@@ -74,7 +75,10 @@ fn plain_sample_fails_on_ft_head_cpus_and_replicas() {
 
 #[test]
 fn text_output_explains_each_miss() {
-    let out = run(&["lint", shared("ray-service.sample.yaml").to_str().unwrap()]);
+    let out = run(&[
+        "lint",
+        kuberay_data("ray-service.sample.yaml").to_str().unwrap(),
+    ]);
     let text = stdout(&out);
     let fail_lines = text
         .lines()
@@ -105,7 +109,7 @@ fn reads_standard_input() {
         let out = run_with_stdin(&args, Some(&ours));
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert!(
-            stdout(&out).contains("13 pass, 0 warn, 0 fail"),
+            stdout(&out).contains("14 pass, 0 warn, 0 fail"),
             "{}",
             stdout(&out)
         );
@@ -155,6 +159,42 @@ fn kuberay_validation_rules_are_failures() {
         rs["spec"]["excludeHeadPodFromServeSvc"] = true.into();
     });
     assert_eq!(level_of(&lint_doc(&excluded), "head-no-replicas"), "PASS");
+}
+
+fn with_dashboard_timeout(value: Option<&str>) -> String {
+    ours_with(|rs| {
+        let env = &mut rs["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"]
+            [0]["env"];
+        let mut kept: Vec<Value> = env
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["name"] != rayha::lint::DASHBOARD_MODULE_TIMEOUT_ENV)
+            .cloned()
+            .collect();
+        if let Some(v) = value {
+            kept.push(
+                serde_json::json!({"name": rayha::lint::DASHBOARD_MODULE_TIMEOUT_ENV, "value": v}),
+            );
+        }
+        *env = Value::Array(kept);
+    })
+}
+
+#[test]
+fn a_head_without_a_long_dashboard_module_timeout_warns() {
+    assert_eq!(
+        level_of(
+            &lint_doc(&with_dashboard_timeout(Some("180"))),
+            "head-start-timeout"
+        ),
+        "PASS"
+    );
+    for weak in [None, Some("30"), Some("soon")] {
+        let c = lint_doc(&with_dashboard_timeout(weak));
+        assert_eq!(level_of(&c, "head-start-timeout"), "WARN", "{weak:?}");
+        assert!(c.iter().all(|(_, l)| l != "FAIL"), "{weak:?}: {c:?}");
+    }
 }
 
 #[test]

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
 
+mod rig_kit;
+
 type TestResult = Result<(), Failed>;
 type TestFn = fn(&Rig) -> TestResult;
 
@@ -394,7 +396,7 @@ fn pod_is_running(rig: &Rig, pod: &Value, need_ready: bool) -> Result<bool, Stri
 }
 
 fn rayservice_ha_on_real_operator(rig: &Rig) -> TestResult {
-    let manifest = manifest_dir().join("../shared/kuberay/ray-service.high-availability.yaml");
+    let manifest = manifest_dir().join("tests/data/kuberay/ray-service.high-availability.yaml");
     if !manifest.is_file() {
         return Err(format!("{} is missing", manifest.display()).into());
     }
@@ -704,6 +706,18 @@ fn adjust_bundle(bundle: &mut Value, no_ft: bool) {
                 }
             }
             "RayService" => {
+                // Not a test-side change: the product sets it (README, "generate"); printed so a
+                // drill's log shows the head it killed had it.
+                let timeout = item
+                    .pointer("/spec/rayClusterConfig/headGroupSpec/template/spec/containers/0/env")
+                    .and_then(Value::as_array)
+                    .and_then(|env| {
+                        env.iter().find(|e| {
+                            s(e, "/name") == "RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT"
+                        })
+                    })
+                    .map(|e| s(e, "/value").to_string());
+                eprintln!("    bundle (as generated): head dashboard module timeout {timeout:?}");
                 if no_ft {
                     if let Some(rc) = item
                         .pointer_mut("/spec/rayClusterConfig")
@@ -1128,7 +1142,7 @@ fn head_kill_drill(
     let t_delete = Instant::now();
     rig.kubectl(&["delete", "pod", "-n", ns, &head_name, "--wait=false"])?;
     let serve_svc = format!("{RS}-serve-svc");
-    wait_until(
+    let recovered = wait_until(
         "new head Ready, RayService Ready, 3 serve endpoints",
         patience(200),
         || {
@@ -1145,7 +1159,18 @@ fn head_kill_drill(
                     .then_some(()),
             )
         },
-    )?;
+    );
+    if let Err(e) = recovered {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = probe.kill();
+        let _ = probe.wait();
+        return Err(format!(
+            "drill {n}: {}\n{}",
+            e.message().unwrap_or("no recovery"),
+            rig_kit::head_diagnostics(|a| rig.kubectl(a), ns)
+        )
+        .into());
+    }
     let recovery_s = t_delete.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_secs(5));
     let t_end = unix_now();

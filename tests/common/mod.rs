@@ -10,10 +10,10 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_kubectl-rayha"))
 }
 
-/// `../shared/kuberay/<file>`: KubeRay's reference data beside the checkout.
-pub fn shared(file: &str) -> PathBuf {
+/// `tests/data/kuberay/<file>`: KubeRay's reference data (provenance in its SOURCE.md).
+pub fn kuberay_data(file: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/kuberay")
+        .join("tests/data/kuberay")
         .join(file)
 }
 
@@ -198,4 +198,36 @@ pub fn combinations(dir: &std::path::Path) -> Vec<(String, Vec<String>)> {
             vec!["--values".into(), values.display().to_string()],
         ),
     ]
+}
+
+/// The v1 openAPIV3Schema of the RayService CRD, made strict: objects reject fields the schema
+/// does not name (the API server would prune them silently; strict field validation refuses).
+pub fn strict_rayservice_schema(crd_file: &std::path::Path) -> Value {
+    let crd = yaml_file(crd_file).remove(0);
+    let version = crd["spec"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "v1")
+        .unwrap();
+    let mut schema = version["schema"]["openAPIV3Schema"].clone();
+    fn strict(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                let preserve =
+                    map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+                if map.contains_key("properties")
+                    && !map.contains_key("additionalProperties")
+                    && !preserve
+                {
+                    map.insert("additionalProperties".into(), Value::Bool(false));
+                }
+                map.values_mut().for_each(strict);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strict),
+            _ => {}
+        }
+    }
+    strict(&mut schema);
+    schema
 }
