@@ -10,7 +10,7 @@ use kube::core::DynamicObject;
 use serde_json::Value;
 
 use crate::cli::{ApplyArgs, DryRun, GenerateArgs, GlobalArgs, OutputFormat};
-use crate::cluster::{self, Cluster, describe_kube_error};
+use crate::cluster::{self, Cluster, KubeContext, describe_kube_error};
 use crate::error::{Error, Result};
 use crate::{generate, wait, yaml};
 
@@ -126,8 +126,7 @@ fn read_file(path: &std::path::Path) -> Result<(String, String)> {
 
 /// Runs the subcommand.
 pub fn run(args: ApplyArgs, global: &GlobalArgs) -> Result<()> {
-    let timeout =
-        crate::query::parse_duration(&args.timeout).map_err(|e| Error::invalid("timeout", e))?;
+    let timeout = crate::flags::duration("timeout", &args.timeout)?;
     let items = objects(&args, global)?;
     if args.dry_run == DryRun::Client {
         return print_result(&items, args.output, "(dry run)");
@@ -185,10 +184,7 @@ async fn apply_all(
 
     let mut applied = Vec::new();
     for (item, res) in items.iter().zip(&resolved) {
-        let before =
-            res.api.get_opt(&res.name).await.map_err(|e| {
-                Error::failed(format!("{}: {}", item.label, describe_kube_error(&e)))
-            })?;
+        let before = res.api.get_opt(&res.name).await.context(&item.label)?;
         let after = patch(res, item, args.force_conflicts, false)
             .await
             .map_err(|e| {
@@ -331,10 +327,7 @@ async fn keep_existing_passwords(items: &mut [Item], resolved: &[Resolved]) -> R
         if item.object["kind"] != "Secret" || !ours {
             continue;
         }
-        let existing =
-            res.api.get_opt(&res.name).await.map_err(|e| {
-                Error::failed(format!("{}: {}", item.label, describe_kube_error(&e)))
-            })?;
+        let existing = res.api.get_opt(&res.name).await.context(&item.label)?;
         if let Some(existing) = existing {
             let data = existing.data.get("data").cloned().unwrap_or(Value::Null);
             let keys_present = item.object["data"]

@@ -120,10 +120,10 @@ pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
     match tokio::time::timeout(CONNECT_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => {
-            return Err(Error::failed(format!(
-                "cannot reach the cluster at {server}: {}",
-                describe_kube_error(&e)
-            )));
+            return Err(kube_failure(
+                format!("cannot reach the cluster at {server}"),
+                &e,
+            ));
         }
         Err(_) => {
             return Err(Error::failed(format!(
@@ -153,6 +153,61 @@ pub fn describe_kube_error(e: &kube::Error) -> String {
     msg
 }
 
+/// A failed API call as one error: what was being done, then the innermost cause.
+pub fn kube_failure(doing: impl std::fmt::Display, e: &kube::Error) -> Error {
+    Error::failed(format!("{doing}: {}", describe_kube_error(e)))
+}
+
+/// `.context("cannot read pod x")?` on a client result: the error says what was being done.
+pub trait KubeContext<T> {
+    fn context(self, doing: impl std::fmt::Display) -> Result<T>;
+}
+
+impl<T> KubeContext<T> for std::result::Result<T, kube::Error> {
+    fn context(self, doing: impl std::fmt::Display) -> Result<T> {
+        self.map_err(|e| kube_failure(doing, &e))
+    }
+}
+
+/// The newest `n` events about the named objects in `namespace`, oldest first, as
+/// `Kind Reason: message`.
+pub async fn last_events(
+    cluster: &Cluster,
+    namespace: &str,
+    objects: &[&str],
+    n: usize,
+) -> Vec<String> {
+    use k8s_openapi::api::core::v1::Event;
+    let api: Api<Event> = Api::namespaced(cluster.client.clone(), namespace);
+    let mut events: Vec<Event> = Vec::new();
+    for object in objects {
+        let params =
+            kube::api::ListParams::default().fields(&format!("involvedObject.name={object}"));
+        match api.list(&params).await {
+            Ok(list) => events.extend(list.items),
+            Err(e) => return vec![format!("cannot list events: {}", describe_kube_error(&e))],
+        }
+    }
+    events.sort_by_key(|e| {
+        e.last_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .or(e.event_time.as_ref().map(|t| t.0))
+    });
+    let skip = events.len().saturating_sub(n);
+    events[skip..]
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}: {}",
+                e.involved_object.kind.as_deref().unwrap_or(""),
+                e.reason.as_deref().unwrap_or(""),
+                e.message.as_deref().unwrap_or("").trim()
+            )
+        })
+        .collect()
+}
+
 /// The API resource of an object's apiVersion and kind, found by discovery.
 pub async fn resource_for(
     client: &Client,
@@ -167,12 +222,9 @@ pub async fn resource_for(
     let gvk = GroupVersionKind::gvk(group, version, kind);
     kube::discovery::pinned_kind(client, &gvk)
         .await
-        .map_err(|e| {
-            Error::failed(format!(
-                "the cluster does not serve {kind} in {api_version}: {}",
-                describe_kube_error(&e)
-            ))
-        })
+        .context(format!(
+            "the cluster does not serve {kind} in {api_version}"
+        ))
 }
 
 /// A dynamic API for the resource, in `namespace` when it is namespaced.
@@ -216,12 +268,7 @@ pub async fn can_i(
     let answer = api
         .create(&Default::default(), &review)
         .await
-        .map_err(|e| {
-            Error::failed(format!(
-                "cannot check permissions: {}",
-                describe_kube_error(&e)
-            ))
-        })?;
+        .context("cannot check permissions")?;
     Ok(answer.status.is_some_and(|s| s.allowed))
 }
 

@@ -11,7 +11,7 @@ use kube::core::DynamicObject;
 use kube::discovery::ApiResource;
 
 use crate::cli::{DeleteArgs, GlobalArgs};
-use crate::cluster::{self, Cluster, describe_kube_error};
+use crate::cluster::{self, Cluster, KubeContext};
 use crate::error::{Error, Result};
 
 /// Kinds the tool creates, in deletion order (RayService first, its Redis last).
@@ -54,8 +54,7 @@ impl Target {
 }
 
 pub fn run(args: DeleteArgs, global: &GlobalArgs) -> Result<()> {
-    let timeout =
-        crate::query::parse_duration(&args.timeout).map_err(|e| Error::invalid("timeout", e))?;
+    let timeout = crate::flags::duration("timeout", &args.timeout)?;
     let runtime = cluster::runtime(true)?;
     runtime.block_on(delete(args, global, timeout))
 }
@@ -79,10 +78,10 @@ async fn delete(args: DeleteArgs, global: &GlobalArgs, timeout: Duration) -> Res
             // No KubeRay installed: there can be no RayService of ours.
             Err(kube::Error::Api(s)) if s.code == 404 && *group == "ray.io" => continue,
             Err(e) => {
-                return Err(Error::failed(format!(
-                    "cannot list {plural} in {ns}: {}",
-                    describe_kube_error(&e)
-                )));
+                return Err(cluster::kube_failure(
+                    format!("cannot list {plural} in {ns}"),
+                    &e,
+                ));
             }
         };
         for o in list.items {
@@ -138,11 +137,10 @@ async fn wait_gone(targets: &[&Target], deadline: Instant) -> Result<()> {
                 }
                 Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(250)).await,
                 Err(e) => {
-                    return Err(Error::failed(format!(
-                        "cannot check whether {} is gone: {}",
-                        t.label(),
-                        describe_kube_error(&e)
-                    )));
+                    return Err(cluster::kube_failure(
+                        format!("cannot check whether {} is gone", t.label()),
+                        &e,
+                    ));
                 }
             }
         }
@@ -175,11 +173,10 @@ async fn delete_one(t: &Target) -> Result<()> {
             Ok(())
         }
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(Error::failed(format!(
-            "cannot delete {}: {}",
-            t.label(),
-            describe_kube_error(&e)
-        ))),
+        Err(e) => Err(cluster::kube_failure(
+            format!("cannot delete {}", t.label()),
+            &e,
+        )),
     }
 }
 
@@ -204,12 +201,7 @@ async fn wait_for_cluster_cleanup(
         let left = rc_api
             .list(&ListParams::default().labels(&selector))
             .await
-            .map_err(|e| {
-                Error::failed(format!(
-                    "cannot list rayclusters: {}",
-                    describe_kube_error(&e)
-                ))
-            })?;
+            .context("cannot list rayclusters")?;
         for rc in &left.items {
             let rc_name = rc.metadata.name.clone().unwrap_or_default();
             let job_name: String = format!("{rc_name}-redis-cleanup")

@@ -7,9 +7,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::{GlobalArgs, ListArgs, OutputFormat};
-use crate::cluster::{self, describe_kube_error};
-use crate::error::{Error, Result};
+use crate::cluster::{self, KubeContext};
+use crate::error::Result;
 use crate::lint::{self, Level};
+use crate::rayservice::RayService;
 
 #[derive(Debug, Serialize)]
 pub struct Row {
@@ -35,12 +36,7 @@ pub fn run(args: ListArgs, global: &GlobalArgs) -> Result<()> {
         let list = api
             .list(&ListParams::default().labels("app.kubernetes.io/managed-by=kubectl-rayha"))
             .await
-            .map_err(|e| {
-                Error::failed(format!(
-                    "cannot list rayservices: {}",
-                    describe_kube_error(&e)
-                ))
-            })?;
+            .context("cannot list rayservices")?;
         let rows: Vec<Row> = list
             .items
             .iter()
@@ -63,9 +59,9 @@ pub fn run(args: ListArgs, global: &GlobalArgs) -> Result<()> {
 }
 
 fn row(rs: &Value) -> Row {
-    let ready = rs["status"]["conditions"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+    let view = RayService::from_value(rs);
+    let ready = view
+        .ready_condition()
         .and_then(|c| c["status"].as_str())
         .unwrap_or("Unknown")
         .to_string();
@@ -84,16 +80,10 @@ fn row(rs: &Value) -> Row {
         Err(_) => (Level::Fail, vec!["unreadable".into()]),
     };
     Row {
-        namespace: rs["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        name: rs["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
+        namespace: view.namespace,
+        name: view.name,
         ready,
-        serve_endpoints: rs["status"]["numServeEndpoints"].as_i64().unwrap_or(0),
+        serve_endpoints: view.num_serve_endpoints,
         ha,
         failing,
     }

@@ -9,15 +9,14 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams};
-use kube::core::DynamicObject;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::{GlobalArgs, OutputFormat, StatusArgs};
-use crate::cluster::{self, Cluster, describe_kube_error};
-use crate::error::{Error, Result};
+use crate::cluster::{self, Cluster, KubeContext, describe_kube_error};
+use crate::error::Result;
 use crate::lint::Level;
-use crate::wait::pod_ready;
+use crate::rayservice::{self, RayService, Role, pod_ready};
 
 /// The dashboard's port on the head Service.
 pub const DASHBOARD_PORT: u16 = 8265;
@@ -26,8 +25,7 @@ pub const DASHBOARD_PORT: u16 = 8265;
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PodFact {
     pub name: String,
-    /// "head" or "worker".
-    pub role: String,
+    pub role: Role,
     pub node: Option<String>,
     pub ip: Option<String>,
     pub phase: String,
@@ -72,6 +70,9 @@ pub struct Facts {
     pub conditions: Vec<Value>,
     pub active_cluster: Option<String>,
     pub pending_cluster: Option<String>,
+    /// The cluster that serves (the read model's one definition: active, else pending).
+    #[serde(skip)]
+    pub serving_cluster: Option<String>,
     pub num_serve_endpoints: i64,
     pub spec_gcs_ft: bool,
     pub exclude_head_from_serve_svc: bool,
@@ -110,19 +111,23 @@ fn check(id: &'static str, ok: bool, message: String) -> HaCheck {
 }
 
 impl Facts {
-    fn head(&self) -> Option<&PodFact> {
-        self.pods.iter().find(|p| p.role == "head")
+    pub fn serving_cluster(&self) -> Option<&str> {
+        self.serving_cluster.as_deref()
     }
 
-    fn workers(&self) -> impl Iterator<Item = &PodFact> {
-        self.pods.iter().filter(|p| p.role == "worker")
+    pub fn head(&self) -> Option<&PodFact> {
+        self.pods.iter().find(|p| p.role == Role::Head)
+    }
+
+    pub fn workers(&self) -> impl Iterator<Item = &PodFact> {
+        self.pods.iter().filter(|p| p.role == Role::Worker)
     }
 
     fn pod_by_ip(&self, ip: &str) -> Option<&PodFact> {
         self.pods.iter().find(|p| p.ip.as_deref() == Some(ip))
     }
 
-    fn ready(&self) -> Option<&Value> {
+    pub fn ready(&self) -> Option<&Value> {
         self.conditions.iter().find(|c| c["type"] == "Ready")
     }
 }
@@ -309,54 +314,23 @@ fn replica_placement(f: &Facts) -> HaCheck {
     )
 }
 
-fn rayservice_api(cluster: &Cluster) -> Api<DynamicObject> {
-    let ar = cluster::rayservice_resource();
-    Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &ar)
-}
-
-/// The RayCluster named in one part of a RayService's status (active or pending), if any.
-fn cluster_name(part: &Value) -> Option<String> {
-    part["rayClusterName"]
-        .as_str()
-        .filter(|n| !n.is_empty())
-        .map(str::to_string)
-}
-
-/// The RayCluster that serves a RayService (its `status`): the active one, else the pending one.
-pub fn serving_cluster(status: &Value) -> Option<String> {
-    cluster_name(&status["activeServiceStatus"])
-        .or_else(|| cluster_name(&status["pendingServiceStatus"]))
-}
-
 /// Reads everything status needs: five API requests (RayService, pods, EndpointSlices, Redis
 /// Deployments, the dashboard through the service proxy).
 pub async fn gather(cluster: &Cluster, name: &str) -> Result<Facts> {
     let ns = cluster.namespace.clone();
-    let rs = rayservice_api(cluster).get_opt(name).await.map_err(|e| {
-        Error::failed(format!(
-            "cannot read rayservice/{name}: {}",
-            describe_kube_error(&e)
-        ))
-    })?;
-    let rs =
-        rs.ok_or_else(|| Error::failed(format!("rayservice/{name} not found in namespace {ns}")))?;
-    let rs = serde_json::to_value(&rs).unwrap_or(Value::Null);
-    let status = &rs["status"];
-    let active = cluster_name(&status["activeServiceStatus"]);
-    let pending = cluster_name(&status["pendingServiceStatus"]);
-    let serving = active.clone().or(pending.clone());
+    let rs = rayservice::get_value(cluster, name).await?;
+    let view = RayService::from_value(&rs);
+    let serving = view.serving_cluster().map(str::to_string);
     let mut facts = Facts {
         name: name.to_string(),
         namespace: ns.clone(),
-        conditions: status["conditions"].as_array().cloned().unwrap_or_default(),
-        active_cluster: active,
-        pending_cluster: pending,
-        num_serve_endpoints: status["numServeEndpoints"].as_i64().unwrap_or(0),
-        spec_gcs_ft: !rs["spec"]["rayClusterConfig"]["gcsFaultToleranceOptions"].is_null()
-            || rs["metadata"]["annotations"]["ray.io/ft-enabled"]
-                .as_str()
-                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
-        exclude_head_from_serve_svc: rs["spec"]["excludeHeadPodFromServeSvc"] == true,
+        active_cluster: view.active.as_ref().map(|c| c.name.clone()),
+        pending_cluster: view.pending.as_ref().map(|c| c.name.clone()),
+        serving_cluster: serving.clone(),
+        num_serve_endpoints: view.num_serve_endpoints,
+        spec_gcs_ft: view.gcs_ft,
+        exclude_head_from_serve_svc: view.exclude_head_from_serve_svc,
+        conditions: view.conditions,
         ..Default::default()
     };
     if let Some(rc) = &serving {
@@ -364,7 +338,7 @@ pub async fn gather(cluster: &Cluster, name: &str) -> Result<Facts> {
         let list = pods
             .list(&ListParams::default().labels(&format!("ray.io/cluster={rc}")))
             .await
-            .map_err(|e| Error::failed(format!("cannot list pods: {}", describe_kube_error(&e))))?;
+            .context("cannot list pods")?;
         facts.pods = list
             .items
             .iter()
@@ -373,7 +347,7 @@ pub async fn gather(cluster: &Cluster, name: &str) -> Result<Facts> {
             .collect();
         facts
             .pods
-            .sort_by(|a, b| (a.role != "head", &a.name).cmp(&(b.role != "head", &b.name)));
+            .sort_by(|a, b| (a.role, &a.name).cmp(&(b.role, &b.name)));
     }
     let slices: Api<EndpointSlice> = Api::namespaced(cluster.client.clone(), &ns);
     let list = slices
@@ -381,12 +355,7 @@ pub async fn gather(cluster: &Cluster, name: &str) -> Result<Facts> {
             &ListParams::default().labels(&format!("kubernetes.io/service-name={name}-serve-svc")),
         )
         .await
-        .map_err(|e| {
-            Error::failed(format!(
-                "cannot list endpointslices: {}",
-                describe_kube_error(&e)
-            ))
-        })?;
+        .context("cannot list endpointslices")?;
     for slice in list.items {
         for ep in slice.endpoints {
             for ip in &ep.addresses {
@@ -426,15 +395,11 @@ pub async fn gather(cluster: &Cluster, name: &str) -> Result<Facts> {
 }
 
 fn pod_fact(p: &Pod) -> PodFact {
-    let labels = p.metadata.labels.clone().unwrap_or_default();
     let status = p.status.clone().unwrap_or_default();
     let spec = p.spec.clone().unwrap_or_default();
     PodFact {
         name: p.metadata.name.clone().unwrap_or_default(),
-        role: labels
-            .get("ray.io/node-type")
-            .cloned()
-            .unwrap_or_else(|| "worker".into()),
+        role: Role::of_ray_pod(p),
         node: spec.node_name.clone(),
         ip: status.pod_ip.clone(),
         phase: status.phase.clone().unwrap_or_else(|| "Unknown".into()),
@@ -549,7 +514,7 @@ async fn watch(cluster: &Cluster, args: &StatusArgs) -> Result<bool> {
     use kube::runtime::{WatchStreamExt, watcher};
     let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     let rs = watcher(
-        rayservice_api(cluster),
+        rayservice::api(cluster),
         watcher::Config::default().fields(&format!("metadata.name={}", args.name)),
     )
     .touched_objects()
@@ -714,7 +679,11 @@ mod tests {
     fn pod(name: &str, role: &str, ip: &str) -> PodFact {
         PodFact {
             name: name.into(),
-            role: role.into(),
+            role: if role == "head" {
+                Role::Head
+            } else {
+                Role::Worker
+            },
             node: Some(format!("node-{ip}")),
             ip: Some(ip.into()),
             phase: "Running".into(),

@@ -6,14 +6,15 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{Api, ListParams};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
 use kube::core::DynamicObject;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 
-use crate::cluster::{Cluster, describe_kube_error};
+use crate::cluster::Cluster;
 use crate::error::{Error, Result};
+use crate::rayservice::{RayService, Role, pod_ready};
 
 /// The milestones, in the order a healthy RayService reaches them.
 const STEPS: [&str; 5] = [
@@ -63,32 +64,14 @@ impl Progress {
     }
 
     fn update_from_rayservice(&mut self, rs: &Value) {
-        let status = &rs["status"];
-        let active = &status["activeServiceStatus"];
-        let pending = &status["pendingServiceStatus"];
-        let serving = if active["rayClusterName"].is_string() {
-            active
-        } else {
-            pending
-        };
-        self.cluster_name = serving["rayClusterName"].as_str().map(str::to_string);
-        let apps = serving["applicationStatuses"].as_object();
-        self.apps_total = apps.map_or(0, |a| a.len());
-        self.apps_running = apps.map_or(0, |a| {
-            a.values().filter(|s| s["status"] == "RUNNING").count()
-        });
-        self.serve_endpoints = status["numServeEndpoints"].as_i64().unwrap_or(0);
-        let ready = status["conditions"]
-            .as_array()
-            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"));
-        self.ready = ready.is_some_and(|c| c["status"] == "True");
-        self.ready_reason = ready.and_then(|c| c["reason"].as_str()).map(str::to_string);
-        let desired: i64 = rs["spec"]["rayClusterConfig"]["workerGroupSpecs"]
-            .as_array()
-            .map_or(0, |g| {
-                g.iter().map(|g| g["replicas"].as_i64().unwrap_or(0)).sum()
-            });
-        self.workers_total = desired.max(0) as usize;
+        let rs = RayService::from_value(rs);
+        let serving = rs.serving();
+        self.cluster_name = serving.map(|c| c.name.clone());
+        (self.apps_running, self.apps_total) = serving.map_or((0, 0), |c| c.apps_running());
+        self.serve_endpoints = rs.num_serve_endpoints;
+        self.ready = rs.is_ready();
+        self.ready_reason = rs.ready_reason().map(str::to_string);
+        self.workers_total = rs.desired_workers;
     }
 
     fn update_from_pods(&mut self, pods: &[Pod]) {
@@ -101,13 +84,7 @@ impl Progress {
                     .is_some_and(|v| v == c)
             }) && p.metadata.deletion_timestamp.is_none()
         };
-        let is_head = |p: &Pod| {
-            p.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("ray.io/node-type"))
-                .is_some_and(|t| t == "head")
-        };
+        let is_head = |p: &Pod| Role::of_ray_pod(p) == Role::Head;
         self.head_ready = pods.iter().filter(ours).any(|p| is_head(p) && pod_ready(p));
         self.workers_ready = pods
             .iter()
@@ -115,13 +92,6 @@ impl Progress {
             .filter(|p| !is_head(p) && pod_ready(p))
             .count();
     }
-}
-
-pub fn pod_ready(p: &Pod) -> bool {
-    p.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// Reports progress as lines (piped) or a spinner line (terminal).
@@ -236,7 +206,8 @@ pub async fn until_ready(
             _ = &mut deadline => {
                 reporter.finish();
                 let stuck = STEPS.get(progress.done()).copied().unwrap_or("RayService Ready");
-                let events = last_events(cluster, namespace, name, progress.cluster_name.as_deref()).await;
+                let objects: Vec<&str> = std::iter::once(name).chain(progress.cluster_name.as_deref()).collect();
+                let events = crate::cluster::last_events(cluster, namespace, &objects, 5).await;
                 return Err(Error::failed(format!(
                     "timed out after {} s waiting for rayservice/{name}: stuck at \"{stuck}\" ({}); last events: {}",
                     timeout.as_secs(), progress.detail(), if events.is_empty() { "none".into() } else { events.join(" | ") }
@@ -259,45 +230,4 @@ pub async fn until_ready(
     Err(Error::failed(format!(
         "watch of rayservice/{name} ended unexpectedly"
     )))
-}
-
-/// The newest events about the RayService and its RayCluster, oldest first.
-async fn last_events(
-    cluster: &Cluster,
-    namespace: &str,
-    name: &str,
-    cluster_name: Option<&str>,
-) -> Vec<String> {
-    let api: Api<Event> = Api::namespaced(cluster.client.clone(), namespace);
-    let mut events: Vec<Event> = Vec::new();
-    for object in std::iter::once(name).chain(cluster_name) {
-        match api
-            .list(&ListParams::default().fields(&format!("involvedObject.name={object}")))
-            .await
-        {
-            Ok(list) => events.extend(list.items),
-            Err(e) => return vec![format!("cannot list events: {}", describe_kube_error(&e))],
-        }
-    }
-    let time = |e: &Event| {
-        e.last_timestamp
-            .as_ref()
-            .map(|t| t.0)
-            .or(e.event_time.as_ref().map(|t| t.0))
-    };
-    events.sort_by_key(time);
-    events
-        .iter()
-        .rev()
-        .take(5)
-        .rev()
-        .map(|e| {
-            format!(
-                "{} {}: {}",
-                e.involved_object.kind.as_deref().unwrap_or(""),
-                e.reason.as_deref().unwrap_or(""),
-                e.message.as_deref().unwrap_or("").trim()
-            )
-        })
-        .collect()
 }

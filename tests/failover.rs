@@ -4,7 +4,7 @@
 mod common;
 
 use rayha::failover::{self, Event, Phases, Report, Round, Survival};
-use rayha::query::stats::Recorder;
+use rayha::load::stats::Recorder;
 use serde_json::Value;
 
 fn schema() -> jsonschema::Validator {
@@ -14,7 +14,7 @@ fn schema() -> jsonschema::Validator {
     jsonschema::validator_for(&schema).unwrap()
 }
 
-fn empty_summary() -> rayha::query::stats::Summary {
+fn empty_summary() -> rayha::load::stats::Summary {
     let start = std::time::Instant::now();
     let mut r = Recorder::new(start);
     r.finish(start);

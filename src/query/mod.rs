@@ -2,12 +2,7 @@
 //! time), measured: counts, failures by cause, latency percentiles, failure windows, and an exit
 //! code that can gate a pipeline.
 
-pub mod engine;
-pub mod http;
 pub mod pod;
-pub mod port_forward;
-pub mod proxy;
-pub mod stats;
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -18,10 +13,12 @@ use tokio::sync::mpsc;
 
 use crate::cli::{GlobalArgs, QueryArgs, QueryOutput, Via};
 use crate::error::{Error, Result};
-use crate::params::{FRUIT_ANSWER, FRUIT_REQUEST, FRUIT_ROUTE, SERVE_PORT};
-use engine::{Cause, Requester, Shape, StopHandle};
-use http::{Conn, Prepared, Url};
-use stats::{Recorder, Summary};
+use crate::load::http::Url;
+use crate::load::stats::{Recorder, Summary};
+use crate::load::{
+    self, RequestFlags, RequestSpec, Requesters, Shape, StopHandle, port_forward, proxy,
+};
+use crate::params::SERVE_PORT;
 
 /// In-flight requests for an open-loop run when --concurrency is not given.
 const OPEN_LOOP_DEFAULT_CONCURRENCY: usize = 64;
@@ -73,45 +70,6 @@ pub struct Report {
     pub interrupted: bool,
 }
 
-/// Parses `500ms`, `30s`, `2m`, `1h`, or a plain number of seconds.
-pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("must be a duration such as 500ms, 30s, 2m or 1h (got {text:?})"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => {
-            return Err(format!(
-                "must be a duration such as 500ms, 30s, 2m or 1h (got {text:?})"
-            ));
-        }
-    };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("must be a positive duration (got {text:?})"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
-/// The request every route sends, checked.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub method: String,
-    pub path: String,
-    pub body: Vec<u8>,
-    pub headers: Vec<(String, String)>,
-    pub expect_status: Option<u16>,
-    pub expect_body: Option<String>,
-    pub timeout: Duration,
-}
-
 /// Where the requests go.
 enum Route {
     Url {
@@ -134,79 +92,33 @@ enum Route {
 }
 
 struct Plan {
-    request: Request,
+    request: RequestSpec,
     route: Route,
     shape: Shape,
     keep_alive: bool,
 }
 
-/// The request flags, shared by `query` and `failover`.
-pub fn request_from(args: &QueryArgs) -> Result<Request> {
-    let body: Vec<u8> = match (&args.data, &args.data_file) {
-        (Some(_), Some(_)) => return Err(Error::usage("--data cannot be used with --data-file")),
-        (Some(d), None) => d.as_bytes().to_vec(),
-        (None, Some(f)) => std::fs::read(f)
-            .map_err(|e| Error::failed(format!("--data-file {}: cannot read: {e}", f.display())))?,
-        (None, None) => FRUIT_REQUEST.as_bytes().to_vec(),
-    };
-    // The guide's answer is only expected for the guide's request.
-    let guide_request = args.data.is_none() && args.data_file.is_none();
-    let expect_body = match (&args.expect, guide_request) {
-        (Some(b), _) => Some(b.clone()),
-        (None, true) => Some(FRUIT_ANSWER.to_string()),
-        (None, false) => None,
-    };
-    let mut headers = Vec::new();
-    for h in &args.header {
-        let (k, v) = h
-            .split_once(':')
-            .filter(|(k, _)| !k.trim().is_empty() && !k.contains(' '))
-            .ok_or_else(|| {
-                Error::invalid("header", format!("must be 'Name: value' (got {h:?})"))
-            })?;
-        headers.push((k.trim().to_string(), v.trim().to_string()));
-    }
-    let method = args.method.to_uppercase();
-    if method.is_empty() || !method.chars().all(|c| c.is_ascii_alphabetic()) {
-        return Err(Error::invalid(
-            "method",
-            format!(
-                "must be an HTTP method such as GET or POST (got {:?})",
-                args.method
-            ),
-        ));
-    }
-    let timeout = parse_duration(&args.timeout).map_err(|e| Error::invalid("timeout", e))?;
-    if timeout.is_zero() {
-        return Err(Error::invalid("timeout", "must be more than 0"));
-    }
-    let path = args
-        .path
-        .clone()
-        .unwrap_or_else(|| format!("{FRUIT_ROUTE}/"));
-    if !path.starts_with('/') {
-        return Err(Error::invalid(
-            "path",
-            format!("must start with '/' (got {path:?})"),
-        ));
-    }
-    Ok(Request {
-        method,
-        path,
-        body,
-        headers,
+/// The request flags of `query`, for the load layer.
+fn request_flags<'a>(args: &'a QueryArgs, url: Option<&'a Url>) -> RequestFlags<'a> {
+    RequestFlags {
+        method: &args.method,
+        path: args.path.as_deref(),
+        data: args.data.as_deref(),
+        data_file: args.data_file.as_deref(),
+        headers: &args.header,
+        expect: args.expect.as_deref(),
         expect_status: args.expect_status,
-        expect_body,
-        timeout,
-    })
+        timeout: &args.timeout,
+        url,
+    }
 }
 
-/// The load flags, shared by `query` and `failover`.
-pub fn shape_from(args: &QueryArgs) -> Result<Shape> {
+/// The load flags of `query`.
+fn shape_from(args: &QueryArgs) -> Result<Shape> {
     let duration = args
         .duration
         .as_deref()
-        .map(parse_duration)
+        .map(crate::flags::parse_duration)
         .transpose()
         .map_err(|e| Error::invalid("duration", e))?;
     if let Some(rate) = args.rate
@@ -235,7 +147,12 @@ pub fn shape_from(args: &QueryArgs) -> Result<Shape> {
 }
 
 fn plan(args: &QueryArgs) -> Result<Plan> {
-    let mut request = request_from(args)?;
+    let url = args
+        .url
+        .as_deref()
+        .map(|raw| Url::parse(raw).map_err(|e| Error::invalid("url", e)))
+        .transpose()?;
+    let request = RequestSpec::from_flags(&request_flags(args, url.as_ref()))?;
     let shape = shape_from(args)?;
     let route = match (&args.url, &args.name) {
         (Some(_), Some(_)) => {
@@ -248,13 +165,9 @@ fn plan(args: &QueryArgs) -> Result<Plan> {
                 "give a RayService NAME to query through the API server, or --url URL",
             ));
         }
-        (Some(raw), None) => {
-            let url = Url::parse(raw).map_err(|e| Error::invalid("url", e))?;
-            // --url carries its own path unless --path overrides it.
-            if args.path.is_none() {
-                request.path = url.path_and_query.clone();
-            }
-            let addr = resolve(&url)?;
+        (Some(_), None) => {
+            let url = url.expect("parsed above");
+            let addr = load::resolve(&url)?;
             Route::Url { url, addr }
         }
         (None, Some(name)) => match args.via.unwrap_or_default() {
@@ -342,83 +255,6 @@ impl Plan {
     }
 }
 
-/// Requesters for the proxy route, one per worker.
-pub fn proxy_requesters(
-    client: &kube::Client,
-    namespace: &str,
-    name: &str,
-    request: &Request,
-    n: usize,
-) -> Result<Vec<proxy::ProxyTarget>> {
-    let method = ::http::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
-        Error::invalid(
-            "method",
-            format!("{:?} is not an HTTP method", request.method),
-        )
-    })?;
-    let target = proxy::ProxyTarget {
-        client: client.clone(),
-        uri: proxy::ProxyTarget::service_uri(
-            namespace,
-            &format!("{name}-serve-svc"),
-            SERVE_PORT,
-            &request.path,
-        ),
-        method,
-        body: request.body.clone(),
-        headers: request.headers.clone(),
-        expect_status: request.expect_status,
-        expect_body: request.expect_body.clone(),
-        timeout: request.timeout,
-    };
-    Ok(vec![target; n])
-}
-
-/// Resolved once: the loop measures the server, not the resolver.
-pub fn resolve(url: &Url) -> Result<SocketAddr> {
-    use std::net::ToSocketAddrs;
-    let host = url.host.trim_start_matches('[').trim_end_matches(']');
-    (host, url.port)
-        .to_socket_addrs()
-        .map_err(|e| Error::failed(format!("cannot resolve {}: {e}", url.host)))?
-        .next()
-        .ok_or_else(|| Error::failed(format!("cannot resolve {}: no address", url.host)))
-}
-
-/// One worker's requester over the raw HTTP client.
-pub struct HttpRequester {
-    conn: Conn,
-    prepared: std::sync::Arc<Prepared>,
-    timeout: Duration,
-}
-
-/// Requesters for the url route, one per worker, each with its own connection slot.
-pub fn url_requesters(
-    url: &Url,
-    addr: SocketAddr,
-    request: &Request,
-    keep_alive: bool,
-    n: usize,
-) -> Vec<HttpRequester> {
-    let prepared = std::sync::Arc::new(Prepared::new(url, request, keep_alive));
-    (0..n)
-        .map(|_| HttpRequester {
-            conn: Conn::new(addr, keep_alive),
-            prepared: prepared.clone(),
-            timeout: request.timeout,
-        })
-        .collect()
-}
-
-impl Requester for HttpRequester {
-    async fn request(&mut self) -> std::result::Result<(), Cause> {
-        self.conn
-            .send(&self.prepared, self.timeout)
-            .await
-            .map(|_| ())
-    }
-}
-
 /// Runs the subcommand; returns how it ended (verdict, or interrupted by Ctrl-C).
 pub fn run(args: QueryArgs, global: &GlobalArgs) -> Result<Ending> {
     let plan = plan(&args)?;
@@ -428,7 +264,7 @@ pub fn run(args: QueryArgs, global: &GlobalArgs) -> Result<Ending> {
     let report = runtime.block_on(async {
         match &plan.route {
             Route::Url { url, addr } => {
-                let requesters = url_requesters(
+                let requesters = Requesters::url(
                     url,
                     *addr,
                     &plan.request,
@@ -439,7 +275,7 @@ pub fn run(args: QueryArgs, global: &GlobalArgs) -> Result<Ending> {
             }
             Route::Proxy { name } => {
                 let cluster = crate::cluster::connect(global).await?;
-                let requesters = proxy_requesters(
+                let requesters = Requesters::proxy(
                     &cluster.client,
                     &cluster.namespace,
                     name,
@@ -476,7 +312,7 @@ pub fn run(args: QueryArgs, global: &GlobalArgs) -> Result<Ending> {
                 setup.note = Some(format!(
                     "port-forward to pod/{target}:{SERVE_PORT}: pins one pod and bypasses the Service (not a failover measurement)"
                 ));
-                let requesters = url_requesters(
+                let requesters = Requesters::url(
                     &url,
                     forwarder.addr,
                     &plan.request,
@@ -506,31 +342,16 @@ fn ending(interrupted: bool, bounded: bool, passed: bool) -> Ending {
     }
 }
 
-async fn drive<R: Requester>(
-    setup: Setup,
-    shape: Shape,
-    requesters: Vec<R>,
-    args: &QueryArgs,
-) -> Report {
+async fn drive(setup: Setup, shape: Shape, requesters: Requesters, args: &QueryArgs) -> Report {
     let stop = StopHandle::default();
-    let ctrl_c = stop_on_ctrl_c(&stop);
+    let ctrl_c = stop.stop_on_ctrl_c();
     let (tx, rx) = mpsc::unbounded_channel();
     let start = Instant::now();
-    let load = tokio::spawn(engine::run(shape, requesters, tx, stop.clone()));
+    let load = requesters.spawn(shape, tx, stop.clone());
     let report = collect(setup, rx, &stop, args, start, false).await;
     let _ = load.await;
     ctrl_c.abort();
     report
-}
-
-/// Sets `stop` on Ctrl-C (abort the handle when done).
-fn stop_on_ctrl_c(stop: &StopHandle) -> tokio::task::JoinHandle<()> {
-    let stop = stop.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            stop.stop();
-        }
-    })
 }
 
 /// Turns samples into the report until the sender is gone: `--print-each` lines, the live line
@@ -538,7 +359,7 @@ fn stop_on_ctrl_c(stop: &StopHandle) -> tokio::task::JoinHandle<()> {
 /// sample finished (the pod route, whose samples arrive through its log).
 async fn collect(
     setup: Setup,
-    mut rx: mpsc::UnboundedReceiver<engine::Sample>,
+    mut rx: mpsc::UnboundedReceiver<load::Sample>,
     stop: &StopHandle,
     args: &QueryArgs,
     start: Instant,
@@ -731,16 +552,5 @@ mod tests {
         assert_eq!(ending(true, true, true), Ending::Interrupted);
         assert_eq!(ending(false, true, false), Ending::Failed);
         assert_eq!(ending(false, true, true), Ending::Passed);
-    }
-
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5d").is_err());
     }
 }

@@ -8,16 +8,16 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use futures::{AsyncBufRead, AsyncBufReadExt, StreamExt};
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod};
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, LogParams, PostParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::api::{Api, DeleteParams, DynamicObject, LogParams, PostParams};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::engine::{Cause, Sample, Shape, StopHandle};
-use super::{Report, Request, Setup};
+use super::{Report, Setup};
 use crate::cli::QueryArgs;
-use crate::cluster::{self, Cluster, describe_kube_error};
+use crate::cluster::{self, Cluster, KubeContext, describe_kube_error};
 use crate::error::{Error, Result};
+use crate::load::{Cause, RequestSpec, Sample, Shape, StopHandle};
 use crate::params::{DEFAULT_RAY_VERSION, EnvVar, SERVE_PORT, TesterParams};
 
 /// `app.kubernetes.io/component` of the query pods (and their ConfigMaps).
@@ -41,7 +41,7 @@ pub fn service_url(name: &str, namespace: &str, path: &str) -> String {
 
 /// Refuses what the tester's loop cannot do (one request in flight, fresh connections, text
 /// bodies), naming the flag.
-pub fn check_args(args: &QueryArgs, request: &Request) -> Result<()> {
+pub fn check_args(args: &QueryArgs, request: &RequestSpec) -> Result<()> {
     if let Some(n) = args.concurrency.filter(|&n| n != 1) {
         return Err(Error::usage(format!(
             "--concurrency {n} cannot be used with --via pod: the tester pod keeps one request in flight (use --via proxy or port-forward)"
@@ -163,13 +163,13 @@ impl Anchor {
 pub async fn run(
     cluster: &Cluster,
     name: &str,
-    request: &Request,
+    request: &RequestSpec,
     shape: &Shape,
     mut setup: Setup,
     args: &QueryArgs,
 ) -> Result<Report> {
     let stop = StopHandle::default();
-    let ctrl_c = super::stop_on_ctrl_c(&stop);
+    let ctrl_c = stop.stop_on_ctrl_c();
     let image = ray_image(cluster, name).await?;
     let pod_name = format!("{name}-rayha-query-{}", suffix());
     setup.pod = Some(pod_name.clone());
@@ -200,20 +200,10 @@ async fn create_and_follow(
     let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), ns);
     cms.create(&PostParams::default(), &configmap)
         .await
-        .map_err(|e| {
-            Error::failed(format!(
-                "cannot create configmap/{pod_name} in {ns}: {}",
-                describe_kube_error(&e)
-            ))
-        })?;
+        .context(format!("cannot create configmap/{pod_name} in {ns}"))?;
     pods.create(&PostParams::default(), &pod)
         .await
-        .map_err(|e| {
-            Error::failed(format!(
-                "cannot create pod/{pod_name} in {ns}: {}",
-                describe_kube_error(&e)
-            ))
-        })?;
+        .context(format!("cannot create pod/{pod_name} in {ns}"))?;
     eprintln!("created pod/{pod_name}; waiting for it to run");
     let (tx, rx) = mpsc::unbounded_channel();
     if !wait_running(cluster, &pods, pod_name, stop).await? {
@@ -239,12 +229,10 @@ async fn ray_image(cluster: &Cluster, name: &str) -> Result<String> {
         &cluster.namespace,
         &cluster::rayservice_resource(),
     );
-    let rs = api.get_opt(name).await.map_err(|e| {
-        Error::failed(format!(
-            "cannot read rayservice/{name}: {}",
-            describe_kube_error(&e)
-        ))
-    })?;
+    let rs = api
+        .get_opt(name)
+        .await
+        .context(format!("cannot read rayservice/{name}"))?;
     let rs = rs.ok_or_else(|| {
         Error::failed(format!(
             "rayservice/{name} not found in namespace {}",
@@ -275,7 +263,7 @@ fn objects(
     name: &str,
     pod_name: &str,
     image: &str,
-    request: &Request,
+    request: &RequestSpec,
     shape: &Shape,
 ) -> Result<(ConfigMap, Pod)> {
     let env = |n: &str, v: String| EnvVar {
@@ -350,12 +338,10 @@ async fn wait_running(
         if stop.stopped() {
             return Ok(false);
         }
-        let pod = pods.get_opt(pod_name).await.map_err(|e| {
-            Error::failed(format!(
-                "cannot read pod/{pod_name}: {}",
-                describe_kube_error(&e)
-            ))
-        })?;
+        let pod = pods
+            .get_opt(pod_name)
+            .await
+            .context(format!("cannot read pod/{pod_name}"))?;
         let pod = pod.ok_or_else(|| {
             Error::failed(format!(
                 "pod/{pod_name} disappeared before it ran (deleted by someone else?)"
@@ -386,7 +372,7 @@ async fn wait_running(
                 Some((r, m)) => format!("phase {phase}, waiting: {r} ({m})"),
                 None => format!("phase {phase}"),
             };
-            let events = last_events(cluster, pod_name).await;
+            let events = cluster::last_events(cluster, &cluster.namespace, &[pod_name], 3).await;
             let why = if stuck {
                 "cannot start".to_string()
             } else {
@@ -414,37 +400,6 @@ fn waiting_reason(pod: &Pod) -> Option<(String, String)> {
         w.reason.clone().unwrap_or_default(),
         w.message.clone().unwrap_or_default(),
     ))
-}
-
-/// The pod's last three events, `Reason: message`.
-async fn last_events(cluster: &Cluster, pod_name: &str) -> Vec<String> {
-    let api: Api<Event> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    let Ok(list) = api
-        .list(&ListParams::default().fields(&format!("involvedObject.name={pod_name}")))
-        .await
-    else {
-        return Vec::new();
-    };
-    let mut events = list.items;
-    events.sort_by_key(|e| {
-        e.last_timestamp
-            .as_ref()
-            .map(|t| t.0)
-            .or(e.event_time.as_ref().map(|t| t.0))
-    });
-    events
-        .iter()
-        .rev()
-        .take(3)
-        .rev()
-        .map(|e| {
-            format!(
-                "{}: {}",
-                e.reason.as_deref().unwrap_or(""),
-                e.message.as_deref().unwrap_or("").trim()
-            )
-        })
-        .collect()
 }
 
 /// Whether the line is the tester's last (`{"done": true, …}`, after --count or --duration).
@@ -591,10 +546,12 @@ async fn open_log(
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             Err(e) => {
-                return Err(Error::failed(format!(
-                    "cannot follow the log of pod/{pod_name} (--via pod reads the tester's results from it, as `kubectl logs -f` does): {}",
-                    describe_kube_error(&e)
-                )));
+                return Err(cluster::kube_failure(
+                    format!(
+                        "cannot follow the log of pod/{pod_name} (--via pod reads the tester's results from it, as `kubectl logs -f` does)"
+                    ),
+                    &e,
+                ));
             }
         }
     }
@@ -807,7 +764,7 @@ mod tests {
 
     #[test]
     fn the_tester_pod_comes_from_the_generators_templates() {
-        let request = Request {
+        let request = RequestSpec {
             method: "POST".into(),
             path: "/fruit/".into(),
             body: br#"["PEAR", 12]"#.to_vec(),

@@ -67,7 +67,7 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub fn new(url: &Url, request: &super::Request, keep_alive: bool) -> Prepared {
+    pub fn new(url: &Url, request: &super::RequestSpec, keep_alive: bool) -> Prepared {
         let (method, path, headers, body) = (
             &request.method,
             &request.path,
@@ -369,7 +369,7 @@ mod tests {
     #[test]
     fn request_bytes() {
         let u = Url::parse("http://h:8000/fruit/").unwrap();
-        let req = super::super::Request {
+        let req = super::super::RequestSpec {
             method: "POST".into(),
             path: "/fruit/".into(),
             body: br#"["PEAR", 12]"#.to_vec(),

@@ -103,6 +103,16 @@ impl StopHandle {
     pub fn stopped(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
+
+    /// Sets the handle on Ctrl-C; abort the returned task when the run is over.
+    pub fn stop_on_ctrl_c(&self) -> tokio::task::JoinHandle<()> {
+        let stop = self.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.stop();
+            }
+        })
+    }
 }
 
 /// Runs the load with one requester per worker and streams samples into `tx`. Returns when the

@@ -8,13 +8,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{Api, ListParams};
 use tokio::net::TcpListener;
 
-use crate::cluster::{self, Cluster, describe_kube_error};
+use crate::cluster::{Cluster, KubeContext, describe_kube_error};
 use crate::error::{Error, Result};
 use crate::params::SERVE_PORT;
-use crate::wait::pod_ready;
+use crate::rayservice::pod_ready;
 
 /// The pod to forward to: `chosen`, else a ready worker pod of the RayService's cluster (the
 /// first by name).
@@ -22,12 +22,10 @@ pub async fn pick_pod(cluster: &Cluster, name: &str, chosen: Option<&str>) -> Re
     let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     let ns = &cluster.namespace;
     if let Some(pod) = chosen {
-        let p = pods.get_opt(pod).await.map_err(|e| {
-            Error::failed(format!(
-                "--pod {pod}: cannot read it: {}",
-                describe_kube_error(&e)
-            ))
-        })?;
+        let p = pods
+            .get_opt(pod)
+            .await
+            .context(format!("--pod {pod}: cannot read it"))?;
         let p =
             p.ok_or_else(|| Error::failed(format!("--pod {pod}: not found in namespace {ns}")))?;
         let phase = p
@@ -43,18 +41,8 @@ pub async fn pick_pod(cluster: &Cluster, name: &str, chosen: Option<&str>) -> Re
         }
         return Ok(pod.to_string());
     }
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(cluster.client.clone(), ns, &cluster::rayservice_resource());
-    let rs = api.get_opt(name).await.map_err(|e| {
-        Error::failed(format!(
-            "cannot read rayservice/{name}: {}",
-            describe_kube_error(&e)
-        ))
-    })?;
-    let rs =
-        rs.ok_or_else(|| Error::failed(format!("rayservice/{name} not found in namespace {ns}")))?;
-    let status = &rs.data["status"];
-    let rc = crate::status::serving_cluster(status).ok_or_else(|| {
+    let rs = crate::rayservice::get(cluster, name).await?;
+    let rc = rs.serving_cluster().ok_or_else(|| {
         Error::failed(format!(
             "rayservice/{name} has no RayCluster yet: nothing to port-forward to (or name a pod with --pod)"
         ))
@@ -64,12 +52,7 @@ pub async fn pick_pod(cluster: &Cluster, name: &str, chosen: Option<&str>) -> Re
             &ListParams::default().labels(&format!("ray.io/cluster={rc},ray.io/node-type=worker")),
         )
         .await
-        .map_err(|e| {
-            Error::failed(format!(
-                "cannot list the pods of {rc}: {}",
-                describe_kube_error(&e)
-            ))
-        })?;
+        .context(format!("cannot list the pods of {rc}"))?;
     let mut ready: Vec<String> = list
         .items
         .iter()

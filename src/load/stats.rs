@@ -241,7 +241,7 @@ pub struct Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::engine::Cause;
+    use crate::load::engine::Cause;
 
     fn sample(start: Instant, i: u64, at_ms: u64, ok: bool) -> Sample {
         let t = start + Duration::from_millis(at_ms);

@@ -1,0 +1,215 @@
+//! `kubectl rayha failover NAME`: the guide's drill made repeatable. Preflight, a lock other
+//! users can see, query load through the serve Service, the kill of one pod, a timeline of the
+//! recovery followed through watches, a check that the state survived (worker pods and Serve
+//! replica actors unchanged), and a verdict with an exit code a pipeline can gate on.
+//!
+//! The pieces, each readable alone: `preflight` (checks and confirmation), `lock` (the Lease),
+//! `round` (load, kill, phases), `follow` (the watches and the timeline), `verdict` (what a round
+//! is judged by), `report` (JSON, JUnit, text) and `target` (what is killed: one file a target).
+
+mod follow;
+mod lock;
+mod preflight;
+pub mod report;
+mod round;
+pub mod target;
+mod verdict;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lock::Lock;
+pub use report::{Event, Phases, REPORT_SCHEMA_ID, Report, Round, Stats, Survival};
+pub use report::{finish, junit, render_text};
+use target::Target;
+
+use crate::cli::{FailoverArgs, GlobalArgs};
+use crate::cluster::{self, Cluster};
+use crate::error::{Error, Result};
+use crate::flags;
+use crate::load::http::Url;
+use crate::load::{RequestFlags, RequestSpec, StopHandle};
+/// How the drill ended (the same outcomes and exit codes as `query`).
+pub use crate::query::Ending;
+
+pub(crate) fn now_unix() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+/// The drill's flags, checked.
+pub(crate) struct Settings {
+    warmup: Duration,
+    settle: Duration,
+    recovery_timeout: Duration,
+    request: RequestSpec,
+    /// `--url`, else the load goes through the API server's service proxy.
+    url: Option<Url>,
+}
+
+impl Settings {
+    fn from_args(args: &FailoverArgs) -> Result<Settings> {
+        if args.rounds == 0 {
+            return Err(Error::invalid("rounds", "must be at least 1"));
+        }
+        if args.concurrency == 0 {
+            return Err(Error::invalid("concurrency", "must be at least 1"));
+        }
+        if let Some(r) = args.max_recovery
+            && !(r.is_finite() && r > 0.0)
+        {
+            return Err(Error::invalid(
+                "max-recovery",
+                format!("must be a positive number of seconds (got {r})"),
+            ));
+        }
+        let url = args
+            .url
+            .as_deref()
+            .map(|raw| Url::parse(raw).map_err(|e| Error::invalid("url", e)))
+            .transpose()?;
+        // The request flags mean what they mean for `query`.
+        let request = RequestSpec::from_flags(&RequestFlags {
+            method: "POST",
+            path: args.path.as_deref(),
+            data: args.data.as_deref(),
+            expect: args.expect.as_deref(),
+            timeout: &args.request_timeout,
+            url: url.as_ref(),
+            ..RequestFlags::default()
+        })?;
+        Ok(Settings {
+            warmup: flags::duration("warmup", &args.warmup)?,
+            settle: flags::duration("settle", &args.settle)?,
+            recovery_timeout: flags::duration("recovery-timeout", &args.recovery_timeout)?,
+            request,
+            url,
+        })
+    }
+}
+
+/// What every part of a running drill reads.
+pub(crate) struct Drill<'a> {
+    cluster: &'a Cluster,
+    args: &'a FailoverArgs,
+    settings: &'a Settings,
+    target: &'static dyn Target,
+    lock: &'a Lock,
+    /// Set on Ctrl-C.
+    stop: &'a StopHandle,
+}
+
+pub fn run(args: FailoverArgs, global: &GlobalArgs) -> Result<Ending> {
+    let settings = Settings::from_args(&args)?;
+    let runtime = cluster::runtime(true)?;
+    runtime.block_on(drill(&args, global, &settings))
+}
+
+async fn drill(args: &FailoverArgs, global: &GlobalArgs, settings: &Settings) -> Result<Ending> {
+    let cluster = cluster::connect(global).await?;
+    let target = target::of(args.target);
+    let facts = preflight::check(&cluster, args, target).await?;
+    if !args.yes && !preflight::confirm(args, target, &facts)? {
+        return Err(Error::failed("not confirmed; nothing was deleted"));
+    }
+    let lock = Lock::acquire(&cluster, &args.name).await?;
+    let stop = StopHandle::default();
+    let ctrl_c = stop.stop_on_ctrl_c();
+    let d = Drill {
+        cluster: &cluster,
+        args,
+        settings,
+        target,
+        lock: &lock,
+        stop: &stop,
+    };
+    let mut report = Report::new(args, &cluster.namespace, target.id());
+    let result = rounds(&d, &mut report).await;
+    lock.release().await;
+    ctrl_c.abort();
+    report.interrupted = stop.stopped();
+    finish(&mut report);
+    report::emit(&report, args)?;
+    result?;
+    Ok(report.ending())
+}
+
+/// The rounds, each after the RayService is fully Ready again; the first error ends them.
+async fn rounds(d: &Drill<'_>, report: &mut Report) -> Result<()> {
+    for round in 1..=d.args.rounds {
+        if d.stop.stopped() {
+            break;
+        }
+        d.lock.renew().await;
+        if round > 1 {
+            eprintln!(
+                "waiting for rayservice/{} to be fully Ready before round {round}",
+                d.args.name
+            );
+            let ns = &d.cluster.namespace;
+            crate::wait::until_ready(d.cluster, ns, &d.args.name, d.settings.recovery_timeout)
+                .await?;
+        }
+        let r = round::run(d, round).await?;
+        eprintln!(
+            "round {round}: {} request(s), {} failure(s), recovery {}",
+            r.requests.requests,
+            r.requests.failures,
+            r.recovery_s
+                .map_or("not reached".into(), |s| format!("{s:.1} s"))
+        );
+        report.rounds.push(r);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod test_support {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::api::core::v1::Pod;
+
+    use crate::rayservice::Role;
+    use crate::status::{Facts, PodFact};
+
+    pub fn pod_fact(name: &str, role: Role, restarts: i32) -> PodFact {
+        PodFact {
+            name: name.into(),
+            role,
+            node: None,
+            ip: None,
+            phase: "Running".into(),
+            ready: true,
+            restarts,
+            uid: format!("uid-{name}"),
+            gcs_ft_env: true,
+        }
+    }
+
+    pub fn facts(pods: Vec<PodFact>) -> Facts {
+        Facts {
+            pods,
+            ..Facts::default()
+        }
+    }
+
+    pub fn pod(name: &str, labels: &[(&str, &str)], restarts: i32) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": name,
+                "uid": format!("uid-{name}"),
+                "labels": labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+            },
+            "status": {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "containerStatuses": [{
+                    "name": "c", "image": "i", "imageID": "", "ready": true,
+                    "restartCount": restarts,
+                }],
+            },
+        }))
+        .unwrap()
+    }
+}

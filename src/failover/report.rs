@@ -1,0 +1,317 @@
+//! The drill's report: what each round saw, the totals and the verdict, as JSON
+//! (docs/failover-report.schema.json), JUnit XML and text.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::cli::{FailoverArgs, QueryOutput};
+use crate::error::{Error, Result};
+use crate::load::stats::Summary;
+use crate::query::Ending;
+
+/// One entry of the timeline, in seconds from the kill (negative before it).
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub t_s: f64,
+    pub event: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Phases {
+    pub before: Option<Summary>,
+    pub during: Option<Summary>,
+    pub after: Option<Summary>,
+}
+
+/// Did the cluster keep its state through the kill?
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Survival {
+    /// Worker pods (name → restarts) before and after.
+    pub workers_before: BTreeMap<String, i32>,
+    pub workers_after: BTreeMap<String, i32>,
+    /// Worker pods that restarted a container or were replaced.
+    pub workers_restarted_or_replaced: Vec<String>,
+    /// Serve replica actor ids (deployment → sorted ids) before and after.
+    pub replicas_before: BTreeMap<String, Vec<String>>,
+    pub replicas_after: BTreeMap<String, Vec<String>>,
+    pub replicas_unchanged: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Round {
+    pub round: u32,
+    pub killed_pod: String,
+    pub killed_uid: String,
+    pub replacement_pod: Option<String>,
+    /// Unix seconds of the kill.
+    pub killed_at_unix: f64,
+    pub timeline: Vec<Event>,
+    /// Seconds from the kill to full recovery; None when it did not recover in time.
+    pub recovery_s: Option<f64>,
+    pub requests: Summary,
+    pub phases: Phases,
+    pub survival: Survival,
+    pub passed: bool,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub rayservice: String,
+    pub namespace: String,
+    pub target: String,
+    pub route: String,
+    pub connection: String,
+    pub started_unix: f64,
+    pub rounds: Vec<Round>,
+    pub total_requests: u64,
+    pub total_failures: u64,
+    pub recovery_s: Option<Stats>,
+    pub max_failures: u64,
+    pub max_recovery_s: Option<f64>,
+    pub passed: bool,
+    pub reasons: Vec<String>,
+    pub interrupted: bool,
+}
+
+pub const REPORT_SCHEMA_ID: &str = "kubectl-rayha/failover-report/v1";
+
+impl Report {
+    /// An empty report of a drill about to start.
+    pub fn new(args: &FailoverArgs, namespace: &str, target: &str) -> Report {
+        Report {
+            schema: REPORT_SCHEMA_ID,
+            rayservice: args.name.clone(),
+            namespace: namespace.to_string(),
+            target: target.to_string(),
+            route: if args.url.is_some() { "url" } else { "proxy" }.into(),
+            connection: match (&args.url, args.keep_alive) {
+                (None, _) => "keep-alive to the API server",
+                (Some(_), true) => "keep-alive",
+                (Some(_), false) => "fresh",
+            }
+            .into(),
+            started_unix: super::now_unix(),
+            rounds: Vec::new(),
+            total_requests: 0,
+            total_failures: 0,
+            recovery_s: None,
+            max_failures: args.max_failures,
+            max_recovery_s: args.max_recovery,
+            passed: false,
+            reasons: Vec::new(),
+            interrupted: false,
+        }
+    }
+
+    /// How the drill ended, for the exit code.
+    pub fn ending(&self) -> Ending {
+        if self.interrupted {
+            Ending::Interrupted
+        } else if self.passed {
+            Ending::Passed
+        } else {
+            Ending::Failed
+        }
+    }
+}
+
+/// Totals, recovery statistics and the verdict over all rounds.
+pub fn finish(report: &mut Report) {
+    report.total_requests = report.rounds.iter().map(|r| r.requests.requests).sum();
+    report.total_failures = report.rounds.iter().map(|r| r.requests.failures).sum();
+    let mut rec: Vec<f64> = report.rounds.iter().filter_map(|r| r.recovery_s).collect();
+    rec.sort_by(|a, b| a.total_cmp(b));
+    report.recovery_s = (!rec.is_empty()).then(|| Stats {
+        min: rec[0],
+        median: if rec.len() % 2 == 1 {
+            rec[rec.len() / 2]
+        } else {
+            (rec[rec.len() / 2 - 1] + rec[rec.len() / 2]) / 2.0
+        },
+        max: rec[rec.len() - 1],
+    });
+    let mut reasons = Vec::new();
+    if report.total_failures > report.max_failures {
+        reasons.push(format!(
+            "{} failed request(s), more than --max-failures {}",
+            report.total_failures, report.max_failures
+        ));
+    }
+    for r in &report.rounds {
+        for reason in &r.reasons {
+            reasons.push(format!("round {}: {reason}", r.round));
+        }
+    }
+    if report.rounds.is_empty() {
+        reasons.push("no round completed".into());
+    }
+    if report.interrupted {
+        reasons.push("interrupted".into());
+    }
+    report.passed = reasons.is_empty();
+    report.reasons = reasons;
+}
+
+pub(super) fn emit(report: &Report, args: &FailoverArgs) -> Result<()> {
+    let json = serde_json::to_string_pretty(report).expect("report serialises") + "\n";
+    if let Some(path) = &args.report {
+        std::fs::write(path, &json)
+            .map_err(|e| Error::failed(format!("--report {}: {e}", path.display())))?;
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, junit(report))
+            .map_err(|e| Error::failed(format!("--junit {}: {e}", path.display())))?;
+    }
+    match args.output {
+        QueryOutput::Json => print!("{json}"),
+        QueryOutput::Text => print!("{}", render_text(report)),
+    }
+    Ok(())
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One test suite, one test case per round.
+pub fn junit(report: &Report) -> String {
+    let failures = report.rounds.iter().filter(|r| !r.passed).count()
+        + usize::from(
+            report.total_failures > report.max_failures && report.rounds.iter().all(|r| r.passed),
+        );
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"kubectl-rayha failover {}\" tests=\"{}\" failures=\"{failures}\">\n",
+        xml_escape(&report.rayservice),
+        report.rounds.len()
+    );
+    for r in &report.rounds {
+        out.push_str(&format!(
+            "  <testcase classname=\"failover.{}\" name=\"round {}: delete {}\" time=\"{:.3}\">\n",
+            xml_escape(&report.target),
+            r.round,
+            xml_escape(&r.killed_pod),
+            r.requests.duration_s
+        ));
+        let mut problems = r.reasons.clone();
+        if r.requests.failures > report.max_failures {
+            problems.push(format!("{} failed request(s)", r.requests.failures));
+        }
+        if !problems.is_empty() {
+            out.push_str(&format!(
+                "    <failure message=\"{}\"/>\n",
+                xml_escape(&problems.join("; "))
+            ));
+        }
+        out.push_str(&format!(
+            "    <system-out>requests {} failures {} recovery_s {}</system-out>\n  </testcase>\n",
+            r.requests.requests,
+            r.requests.failures,
+            r.recovery_s.map_or("none".into(), |s| format!("{s:.3}"))
+        ));
+    }
+    out.push_str("</testsuite>\n");
+    out
+}
+
+/// The human report.
+pub fn render_text(report: &Report) -> String {
+    let mut out = format!(
+        "failover drill on rayservice/{} -n {}: target {}, load via {} ({})\n",
+        report.rayservice, report.namespace, report.target, report.route, report.connection
+    );
+    for r in &report.rounds {
+        out.push_str(&format!(
+            "round {}: deleted pod {}\n",
+            r.round, r.killed_pod
+        ));
+        for e in &r.timeline {
+            out.push_str(&format!("  {:>+8.2} s  {}\n", e.t_s, e.event));
+        }
+        out.push_str(&format!(
+            "  recovery: {}\n",
+            r.recovery_s
+                .map_or("not reached".into(), |s| format!("{s:.2} s"))
+        ));
+        for (phase, s) in [
+            ("before", &r.phases.before),
+            ("during", &r.phases.during),
+            ("after", &r.phases.after),
+        ] {
+            if let Some(s) = s {
+                let causes: Vec<String> = s
+                    .failures_by_cause
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                out.push_str(&format!(
+                    "  {phase:<7} requests {:>6}  failures {:>4}{}  p50 {}  p99 {}\n",
+                    s.requests,
+                    s.failures,
+                    if causes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", causes.join(", "))
+                    },
+                    s.latency_ms
+                        .as_ref()
+                        .map_or("-".into(), |l| format!("{:.1} ms", l.p50)),
+                    s.latency_ms
+                        .as_ref()
+                        .map_or("-".into(), |l| format!("{:.1} ms", l.p99)),
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "  longest without a success: {:.2} s\n",
+            r.requests.longest_without_success_s
+        ));
+        out.push_str(&format!(
+            "  workers restarted or replaced: {}; Serve replica actors unchanged: {}\n",
+            if r.survival.workers_restarted_or_replaced.is_empty() {
+                "none".into()
+            } else {
+                r.survival.workers_restarted_or_replaced.join(", ")
+            },
+            if r.survival.replicas_unchanged {
+                "yes"
+            } else {
+                "no"
+            }
+        ));
+    }
+    if let Some(s) = &report.recovery_s {
+        out.push_str(&format!(
+            "recovery seconds over {} round(s): min {:.2}, median {:.2}, max {:.2}\n",
+            report.rounds.len(),
+            s.min,
+            s.median,
+            s.max
+        ));
+    }
+    out.push_str(&format!(
+        "total: {} request(s), {} failure(s) (at most {} allowed)\nverdict: {}{}\n",
+        report.total_requests,
+        report.total_failures,
+        report.max_failures,
+        if report.passed { "PASS" } else { "FAIL" },
+        if report.reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", report.reasons.join("; "))
+        }
+    ));
+    out
+}

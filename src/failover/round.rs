@@ -1,0 +1,220 @@
+//! One round: load, warm-up, the kill, following the recovery, then what survived.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams};
+use tokio::sync::mpsc;
+
+use super::follow::{self, Followed, Watch, secs};
+use super::report::{Event, Phases, Round};
+use super::{Drill, now_unix, verdict};
+use crate::cluster::KubeContext;
+use crate::error::{Error, Result};
+use crate::load::stats::Recorder;
+use crate::load::{self, Requesters, Sample, Shape, StopHandle};
+use crate::status;
+
+/// Phase boundaries, set by the drill, read by the sample consumer.
+#[derive(Default)]
+pub struct Boundaries {
+    pub kill: Option<Instant>,
+    pub recovered: Option<Instant>,
+}
+
+/// The requests of the whole round and of each phase.
+struct Recorders {
+    all: Recorder,
+    before: Recorder,
+    during: Recorder,
+    after: Recorder,
+    during_used: bool,
+    after_used: bool,
+}
+
+impl Recorders {
+    fn finish(&mut self, end: Instant) {
+        for r in [
+            &mut self.all,
+            &mut self.before,
+            &mut self.during,
+            &mut self.after,
+        ] {
+            r.finish(end);
+        }
+    }
+}
+
+/// Sorts each sample into its phase by when it was meant to be sent.
+fn consume(
+    mut rx: mpsc::UnboundedReceiver<Sample>,
+    start: Instant,
+    bounds: Arc<Mutex<Boundaries>>,
+) -> tokio::task::JoinHandle<Recorders> {
+    tokio::spawn(async move {
+        let mut r = Recorders {
+            all: Recorder::new(start),
+            before: Recorder::new(start),
+            during: Recorder::new(start),
+            after: Recorder::new(start),
+            during_used: false,
+            after_used: false,
+        };
+        while let Some(s) = rx.recv().await {
+            r.all.record(&s);
+            let b = bounds.lock().expect("boundaries lock");
+            match (b.kill, b.recovered) {
+                (Some(k), _) if s.intended < k => r.before.record(&s),
+                (None, _) => r.before.record(&s),
+                (Some(_), Some(rec)) if s.intended >= rec => {
+                    r.after_used = true;
+                    r.after.record(&s)
+                }
+                _ => {
+                    r.during_used = true;
+                    r.during.record(&s)
+                }
+            }
+        }
+        r
+    })
+}
+
+/// The load of the drill's route: the API server's service proxy, or `--url`.
+fn requesters(d: &Drill) -> Result<Requesters> {
+    let n = d.args.concurrency;
+    match &d.settings.url {
+        None => Requesters::proxy(
+            &d.cluster.client,
+            &d.cluster.namespace,
+            &d.args.name,
+            &d.settings.request,
+            n,
+        ),
+        Some(url) => Ok(Requesters::url(
+            url,
+            load::resolve(url)?,
+            &d.settings.request,
+            d.args.keep_alive,
+            n,
+        )),
+    }
+}
+
+pub async fn run(d: &Drill<'_>, round: u32) -> Result<Round> {
+    let before = status::gather(d.cluster, &d.args.name).await?;
+    if before.serving_cluster().is_none() {
+        return Err(Error::failed("no RayCluster"));
+    }
+    let victim = d.target.pick(d.cluster, &before).await?;
+
+    // Load first, then the warm-up, then the kill.
+    let (tx, rx) = mpsc::unbounded_channel();
+    let start = Instant::now();
+    let bounds: Arc<Mutex<Boundaries>> = Arc::default();
+    let consumer = consume(rx, start, bounds.clone());
+    let load_stop = StopHandle::default();
+    let shape = Shape {
+        concurrency: d.args.concurrency,
+        rate: None,
+        count: None,
+        duration: None,
+    };
+    let load = requesters(d)?.spawn(shape, tx, load_stop.clone());
+    sleep_or_stop(d.settings.warmup, d.stop).await;
+
+    let kill_at = Instant::now();
+    let killed_at_unix = now_unix();
+    bounds.lock().expect("boundaries lock").kill = Some(kill_at);
+    let followed = if d.stop.stopped() {
+        Followed {
+            recovered_at: None,
+            replacement: None,
+            timeline: Vec::new(),
+        }
+    } else {
+        delete(d, &victim.name).await?;
+        let watch = Watch {
+            victim: &victim,
+            expected_endpoints: before.serve_endpoints.iter().filter(|e| e.ready).count(),
+            before: &before,
+            kill_at,
+            bounds: &bounds,
+        };
+        let mut f = follow::follow(d, watch).await?;
+        f.timeline.insert(
+            0,
+            Event {
+                t_s: 0.0,
+                event: format!("deleted {} pod {}", d.target.word(), victim.name),
+            },
+        );
+        f
+    };
+    let Followed {
+        recovered_at,
+        replacement,
+        mut timeline,
+    } = followed;
+    if let Some(t) = recovered_at {
+        timeline.push(Event {
+            t_s: secs(kill_at, t),
+            event: "fully recovered".into(),
+        });
+        // The watches kept following through the settle time: keep the timeline in order.
+        timeline.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+    }
+    load_stop.stop();
+    let _ = load.await;
+    let mut recorders = consumer
+        .await
+        .map_err(|e| Error::failed(format!("internal: {e}")))?;
+    recorders.finish(Instant::now());
+
+    let after = status::gather(d.cluster, &d.args.name).await?;
+    let survival = verdict::survival(&before, &after, d.target, &victim.name);
+    let recovery_s = recovered_at.map(|t| secs(kill_at, t));
+    let mut reasons = verdict::recovery(d, recovery_s);
+    reasons.extend(verdict::collateral(d.target, &before, &after, &survival));
+    Ok(Round {
+        round,
+        killed_pod: victim.name,
+        killed_uid: victim.uid,
+        replacement_pod: replacement,
+        killed_at_unix,
+        timeline,
+        recovery_s,
+        requests: recorders.all.summary(),
+        phases: Phases {
+            before: Some(recorders.before.summary()),
+            during: recorders.during_used.then(|| recorders.during.summary()),
+            after: recorders.after_used.then(|| recorders.after.summary()),
+        },
+        survival,
+        passed: reasons.is_empty(),
+        reasons,
+    })
+}
+
+async fn delete(d: &Drill<'_>, pod: &str) -> Result<()> {
+    let pods: Api<Pod> = Api::namespaced(d.cluster.client.clone(), &d.cluster.namespace);
+    let mut dp = DeleteParams::default();
+    if let Some(g) = d.args.grace_period {
+        dp = dp.grace_period(g);
+    }
+    pods.delete(pod, &dp)
+        .await
+        .context(format!("cannot delete pod {pod}"))?;
+    Ok(())
+}
+
+async fn sleep_or_stop(d: Duration, stop: &StopHandle) {
+    let deadline = Instant::now() + d;
+    while Instant::now() < deadline && !stop.stopped() {
+        tokio::time::sleep(
+            Duration::from_millis(100).min(deadline.saturating_duration_since(Instant::now())),
+        )
+        .await;
+    }
+}

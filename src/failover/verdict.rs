@@ -1,0 +1,191 @@
+//! What a round is judged by: recovery in time, and what survived the kill besides what the
+//! target allows to be lost.
+
+use std::collections::BTreeMap;
+
+use super::Drill;
+use super::report::Survival;
+use super::target::Target;
+use crate::rayservice::Role;
+use crate::status::Facts;
+
+/// Reasons the recovery itself fails the round.
+pub fn recovery(d: &Drill, recovery_s: Option<f64>) -> Vec<String> {
+    let mut reasons = Vec::new();
+    match recovery_s {
+        None if d.stop.stopped() => reasons.push("interrupted before recovery".to_string()),
+        None => reasons.push(format!(
+            "no full recovery within {} s",
+            d.settings.recovery_timeout.as_secs()
+        )),
+        Some(r) => {
+            if let Some(max) = d.args.max_recovery
+                && r > max
+            {
+                reasons.push(format!(
+                    "recovery took {r:.1} s, more than --max-recovery {max}"
+                ));
+            }
+        }
+    }
+    reasons
+}
+
+/// Worker pods and Serve replica actors before and after.
+pub fn survival(before: &Facts, after: &Facts, target: &dyn Target, victim: &str) -> Survival {
+    let workers = |f: &Facts| -> BTreeMap<String, i32> {
+        f.workers().map(|p| (p.name.clone(), p.restarts)).collect()
+    };
+    let replicas = |f: &Facts| -> BTreeMap<String, Vec<String>> {
+        let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for r in f.replicas.iter().filter(|r| r.state == "RUNNING") {
+            m.entry(format!("{}/{}", r.app, r.deployment))
+                .or_default()
+                .push(r.actor_id.clone());
+        }
+        m.values_mut().for_each(|v| v.sort());
+        m
+    };
+    let (wb, wa) = (workers(before), workers(after));
+    let victim_is_a_worker = target.role() == Role::Worker;
+    let changed: Vec<String> = wb
+        .iter()
+        .filter(|(name, restarts)| {
+            !(victim_is_a_worker && name.as_str() == victim)
+                && wa.get(*name).is_none_or(|r| r > restarts)
+        })
+        .map(|(n, _)| n.clone())
+        .collect();
+    let (rb, ra) = (replicas(before), replicas(after));
+    Survival {
+        workers_before: wb,
+        workers_after: wa,
+        workers_restarted_or_replaced: changed,
+        replicas_unchanged: !rb.is_empty() && rb == ra,
+        replicas_before: rb,
+        replicas_after: ra,
+    }
+}
+
+/// What the kill took down besides its victim: (other) workers restarted or replaced for every
+/// target, the head for a worker or Redis kill (a GCS that loses Redis exits and comes back
+/// from whatever the new Redis holds), Serve replicas re-created where none should be.
+pub fn collateral(
+    target: &dyn Target,
+    before: &Facts,
+    after: &Facts,
+    survival: &Survival,
+) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if !survival.workers_restarted_or_replaced.is_empty() {
+        reasons.push(format!(
+            "{}worker pods restarted or replaced: {}",
+            if target.role() == Role::Worker {
+                "other "
+            } else {
+                ""
+            },
+            survival.workers_restarted_or_replaced.join(", ")
+        ));
+    }
+    if target.role() != Role::Head {
+        reasons.extend(head_losses(target, before, after));
+    }
+    if !target.replicas_kept(survival) {
+        reasons.push(target.replicas_lost().into());
+    }
+    reasons
+}
+
+fn head_losses(target: &dyn Target, before: &Facts, after: &Facts) -> Vec<String> {
+    let heads = |f: &Facts| -> Vec<(String, i32)> {
+        f.pods
+            .iter()
+            .filter(|p| p.role == Role::Head)
+            .map(|p| (p.name.clone(), p.restarts))
+            .collect()
+    };
+    let mut reasons = Vec::new();
+    for (name, restarts) in heads(before) {
+        match heads(after).into_iter().find(|(n, _)| *n == name) {
+            Some((_, r)) if r > restarts => reasons.push(format!(
+                "head pod {name} restarted (restarts {restarts} -> {r}): the GCS exited{}",
+                target.head_restart_cause()
+            )),
+            None => reasons.push(format!("head pod {name} was replaced")),
+            _ => {}
+        }
+    }
+    reasons
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::FailoverTarget;
+    use crate::failover::target;
+    use crate::failover::test_support::{facts, pod_fact};
+
+    #[test]
+    fn losing_the_head_fails_a_redis_or_worker_drill() {
+        let before = facts(vec![
+            pod_fact("h", Role::Head, 0),
+            pod_fact("w1", Role::Worker, 0),
+            pod_fact("w2", Role::Worker, 0),
+        ]);
+        let after = facts(vec![
+            pod_fact("h", Role::Head, 1),
+            pod_fact("w1", Role::Worker, 1),
+            pod_fact("w2", Role::Worker, 0),
+        ]);
+        let redis = target::of(FailoverTarget::Redis);
+        let s = survival(&before, &after, redis, "redis-x");
+        let reasons = collateral(redis, &before, &after, &s);
+        assert!(reasons.iter().any(|r| r.contains("worker pods restarted")));
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.starts_with("head pod h restarted (restarts 0 -> 1)")),
+            "{reasons:?}"
+        );
+        // The head target judges the head by recovery, not as collateral.
+        let head = target::of(FailoverTarget::Head);
+        let s = survival(&before, &after, head, "h");
+        assert!(
+            !collateral(head, &before, &after, &s)
+                .iter()
+                .any(|r| r.starts_with("head pod"))
+        );
+    }
+
+    #[test]
+    fn a_worker_drill_expects_only_the_victims_replicas_to_change() {
+        let before = facts(vec![
+            pod_fact("h", Role::Head, 0),
+            pod_fact("w1", Role::Worker, 0),
+            pod_fact("w2", Role::Worker, 0),
+        ]);
+        let after = facts(vec![
+            pod_fact("h", Role::Head, 0),
+            pod_fact("w2", Role::Worker, 0),
+            pod_fact("w3", Role::Worker, 0),
+        ]);
+        let worker = target::of(FailoverTarget::Worker);
+        let mut s = survival(&before, &after, worker, "w1");
+        s.replicas_before
+            .insert("app/A".into(), vec!["a1".into(), "a2".into()]);
+        s.replicas_after
+            .insert("app/A".into(), vec!["a2".into(), "a3".into()]);
+        assert_eq!(
+            collateral(worker, &before, &after, &s),
+            Vec::<String>::new()
+        );
+        // Both replicas new: the survivor's replica was lost too.
+        s.replicas_after
+            .insert("app/A".into(), vec!["a3".into(), "a4".into()]);
+        assert_eq!(collateral(worker, &before, &after, &s).len(), 1);
+        // Not back to two replicas.
+        s.replicas_after.insert("app/A".into(), vec!["a2".into()]);
+        assert_eq!(collateral(worker, &before, &after, &s).len(), 1);
+    }
+}

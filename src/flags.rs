@@ -1,0 +1,57 @@
+//! Checks shared by the commands that turn raw flag values into settings.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Parses `500ms`, `30s`, `2m`, `1h`, or a plain number of seconds.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("must be a duration such as 500ms, 30s, 2m or 1h (got {text:?})"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => {
+            return Err(format!(
+                "must be a duration such as 500ms, 30s, 2m or 1h (got {text:?})"
+            ));
+        }
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("must be a positive duration (got {text:?})"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// The duration flag `field`, or a usage error naming it.
+pub fn duration(field: &str, text: &str) -> Result<Duration> {
+    parse_duration(text).map_err(|e| Error::invalid(field, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+        assert!(
+            duration("warmup", "x")
+                .unwrap_err()
+                .to_string()
+                .contains("warmup")
+        );
+    }
+}
