@@ -1,0 +1,374 @@
+//! The plugin's trials on the rig: `kubectl rayha apply`, `status`, `delete`, `failover` and
+//! `query` against a real API server and the real KubeRay operator (real Ray for the `real_ray`
+//! trials, in real_ray.rs).
+
+mod real_ray;
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::{Check, Namespace, Rig, TestResult, ensure, generate_json, items_mut};
+
+pub const TRIALS: &[Check] = &[
+    Check {
+        name: "plugin::reapply_changes_nothing",
+        run: reapply_changes_nothing,
+        real_pods: false,
+    },
+    Check {
+        name: "plugin::rejected_bundle_changes_nothing",
+        run: rejected_bundle_changes_nothing,
+        real_pods: false,
+    },
+    Check {
+        name: "plugin::read_only_user_is_stopped_before_changes",
+        run: read_only_user_is_stopped_before_changes,
+        real_pods: false,
+    },
+    Check {
+        name: "plugin::delete_leaves_nothing_labelled",
+        run: delete_leaves_nothing_labelled,
+        real_pods: false,
+    },
+    Check {
+        name: "plugin::real_ray_apply_status",
+        run: real_ray::real_ray_apply_status,
+        real_pods: true,
+    },
+    Check {
+        name: "plugin::real_ray_failover",
+        run: real_ray::real_ray_failover,
+        real_pods: true,
+    },
+    Check {
+        name: "plugin::real_ray_query_routes",
+        run: real_ray::real_ray_query_routes,
+        real_pods: true,
+    },
+    Check {
+        name: "plugin::real_ray_failover_without_gcs_ft",
+        run: real_ray::real_ray_failover_without_gcs_ft,
+        real_pods: true,
+    },
+];
+
+/// What a trial compares before and after a command, to tell that it changed nothing.
+impl Rig {
+    /// Every object of the kinds a bundle has, in `ns`, with its resourceVersion.
+    fn snapshot(&self, ns: &str) -> Result<Vec<String>, String> {
+        self.snapshot_by(ns, "{.metadata.resourceVersion}")
+    }
+
+    /// Every object with its spec generation where it has one (status writes by controllers do not
+    /// count), else its resourceVersion.
+    fn spec_snapshot(&self, ns: &str) -> Result<Vec<String>, String> {
+        self.snapshot_by(ns, "{.metadata.generation}/{.metadata.resourceVersion}")
+            .map(|lines| {
+                lines
+                    .into_iter()
+                    .map(|l| {
+                        match l.split_once('@').and_then(|(o, v)| {
+                            v.split_once('/')
+                                .map(|(g, rv)| (o.to_string(), g.to_string(), rv.to_string()))
+                        }) {
+                            Some((o, g, _)) if !g.is_empty() => format!("{o}@gen{g}"),
+                            Some((o, _, rv)) => format!("{o}@{rv}"),
+                            None => l,
+                        }
+                    })
+                    .collect()
+            })
+    }
+
+    fn snapshot_by(&self, ns: &str, version: &str) -> Result<Vec<String>, String> {
+        let text = self.kubectl(&[
+            "get",
+            "secrets,configmaps,services,deployments,persistentvolumeclaims,pods,rayservices.ray.io,rayclusters.ray.io",
+            "-n",
+            ns,
+            "-o",
+            &format!("jsonpath={{range .items[*]}}{{.kind}}/{{.metadata.name}}@{version}{{\"\\n\"}}{{end}}"),
+        ])?;
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with("ConfigMap/kube-root-ca.crt"))
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        Ok(lines)
+    }
+}
+
+pub(crate) fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn secret_data(rig: &Rig, ns: &str) -> Result<String, String> {
+    rig.kubectl(&[
+        "get",
+        "secret",
+        "rayservice-ha-redis-password",
+        "-n",
+        ns,
+        "-o",
+        "jsonpath={.data.password}",
+    ])
+}
+
+/// Apply of the default bundle creates every object; a second apply reports everything unchanged
+/// and keeps the password Secret byte-identical.
+fn reapply_changes_nothing(rig: &Rig) -> TestResult {
+    let ns = Namespace::create(rig, "rayha-apply")?;
+    let out = rig.rayha(&["apply", "-n", &ns.name, "--wait=false"], None);
+    let (stdout, stderr) = text(&out);
+    ensure(out.status.success(), format!("first apply: {stderr}"))?;
+    for object in [
+        "secret/rayservice-ha-redis-password",
+        "configmap/rayservice-ha-redis-config",
+        "service/rayservice-ha-redis",
+        "deployment/rayservice-ha-redis",
+        "rayservice/rayservice-ha",
+    ] {
+        ensure(
+            stdout.contains(&format!("{object} created")),
+            format!("{object} not created: {stdout}"),
+        )?;
+    }
+    let password = secret_data(rig, &ns.name)?;
+    let ours = |v: Vec<String>| -> Vec<String> {
+        v.into_iter()
+            .filter(|l| !l.starts_with("Pod/") && !l.starts_with("RayCluster/"))
+            .collect()
+    };
+    let before = ours(rig.spec_snapshot(&ns.name)?);
+    let out = rig.rayha(&["apply", "-n", &ns.name, "--wait=false"], None);
+    let (stdout, stderr) = text(&out);
+    ensure(out.status.success(), format!("second apply: {stderr}"))?;
+    ensure(
+        stdout.lines().count() == 5 && stdout.lines().all(|l| l.ends_with(" unchanged")),
+        format!("second apply changed something: {stdout}"),
+    )?;
+    ensure(
+        secret_data(rig, &ns.name)? == password,
+        "the password Secret changed on re-apply",
+    )?;
+    let after = ours(rig.spec_snapshot(&ns.name)?);
+    ensure(
+        before == after,
+        format!("objects changed: {before:?} -> {after:?}"),
+    )?;
+    println!("apply twice in {}: second apply unchanged", ns.name);
+    Ok(())
+}
+
+/// A bundle with one object the server refuses leaves the namespace exactly as it was and names
+/// the object and the server's reason.
+fn rejected_bundle_changes_nothing(rig: &Rig) -> TestResult {
+    let ns = Namespace::create(rig, "rayha-reject")?;
+    let list = generate_json(&[])?;
+    for (label, edit) in [
+        (
+            "a serve config the CRD rejects",
+            Box::new(|o: &mut Value| {
+                if o["kind"] == "RayService" {
+                    o["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["replicas"] = "two".into();
+                }
+            }) as Box<dyn Fn(&mut Value)>,
+        ),
+        (
+            "a name the server refuses",
+            Box::new(|o: &mut Value| {
+                if o["kind"] == "ConfigMap" {
+                    o["metadata"]["name"] = "Bad_Name".into();
+                }
+            }),
+        ),
+        (
+            "an unknown field",
+            Box::new(|o: &mut Value| {
+                if o["kind"] == "RayService" {
+                    o["spec"]["rayClusterConfig"]["gcsFaultToleranceOptions"]["redisAdress"] =
+                        "x:1".into();
+                }
+            }),
+        ),
+    ] {
+        let mut broken = list.clone();
+        for o in items_mut(&mut broken) {
+            edit(o);
+        }
+        let before = rig.snapshot(&ns.name)?;
+        let out = rig.rayha_stdin(
+            &["apply", "-n", &ns.name, "-f", "-", "--wait=false"],
+            None,
+            Some(&broken.to_string()),
+        );
+        let (stdout, stderr) = text(&out);
+        ensure(
+            out.status.code() == Some(1),
+            format!("{label}: exit {:?}: {stderr}", out.status.code()),
+        )?;
+        ensure(stdout.is_empty(), format!("{label}: printed {stdout}"))?;
+        ensure(
+            stderr.lines().filter(|l| l.starts_with("error:")).count() == 1,
+            format!("{label}: {stderr}"),
+        )?;
+        ensure(
+            stderr.contains("nothing was changed"),
+            format!("{label}: {stderr}"),
+        )?;
+        let culprit = if label.contains("name") {
+            "configmap/Bad_Name"
+        } else {
+            "rayservice/rayservice-ha"
+        };
+        ensure(
+            stderr.contains(culprit),
+            format!("{label}: does not name {culprit}: {stderr}"),
+        )?;
+        ensure(
+            rig.snapshot(&ns.name)? == before,
+            format!("{label}: the namespace changed"),
+        )?;
+        println!("{label}: {}", stderr.trim());
+    }
+    Ok(())
+}
+
+/// A user bound to the read-only `view` role is stopped before anything changes, with the
+/// missing verb and resource named.
+fn read_only_user_is_stopped_before_changes(rig: &Rig) -> TestResult {
+    let ns = Namespace::create(rig, "rayha-viewer")?;
+    rig.kubectl(&["create", "serviceaccount", "viewer", "-n", &ns.name])?;
+    rig.kubectl(&[
+        "create",
+        "rolebinding",
+        "viewer-view",
+        "--clusterrole=view",
+        &format!("--serviceaccount={}:viewer", ns.name),
+        "-n",
+        &ns.name,
+    ])?;
+    let token = rig.kubectl(&[
+        "create",
+        "token",
+        "viewer",
+        "-n",
+        &ns.name,
+        "--duration=10m",
+    ])?;
+    let server = rig.kubectl(&[
+        "config",
+        "view",
+        "--minify",
+        "-o",
+        "jsonpath={.clusters[0].cluster.server}",
+    ])?;
+    let dir = std::env::temp_dir().join(format!("rayha-viewer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let kc = dir.join("kubeconfig");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: rig\n  cluster: {{server: \"{server}\", insecure-skip-tls-verify: true}}\nusers:\n- name: viewer\n  user: {{token: \"{}\"}}\ncontexts:\n- name: viewer\n  context: {{cluster: rig, user: viewer, namespace: {}}}\ncurrent-context: viewer\n",
+            token.trim(),
+            ns.name
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let before = rig.snapshot(&ns.name)?;
+    let out = rig.rayha(&["apply", "--wait=false"], Some(kc.as_path()));
+    let (_, stderr) = text(&out);
+    let _ = std::fs::remove_dir_all(&dir);
+    ensure(
+        out.status.code() == Some(1),
+        format!("exit {:?}: {stderr}", out.status.code()),
+    )?;
+    ensure(
+        stderr.contains("not allowed to")
+            && stderr.contains("create secrets")
+            && stderr.contains("create rayservices.ray.io"),
+        format!("missing verbs not named: {stderr}"),
+    )?;
+    ensure(rig.snapshot(&ns.name)? == before, "the namespace changed")?;
+    println!("{}", stderr.trim());
+    Ok(())
+}
+
+/// delete removes every object with the instance label, after KubeRay's Redis cleanup, and says
+/// what happened to the Redis keys.
+fn delete_leaves_nothing_labelled(rig: &Rig) -> TestResult {
+    let ns = Namespace::create(rig, "rayha-delete")?;
+    let out = rig.rayha(
+        &["apply", "-n", &ns.name, "--wait=false", "--with-tester"],
+        None,
+    );
+    ensure(out.status.success(), text(&out).1)?;
+    // Let the operator create the RayCluster, so there is something for its cleanup to do.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rig
+        .kubectl(&["get", "rayclusters.ray.io", "-n", &ns.name, "-o", "name"])?
+        .trim()
+        .is_empty()
+    {
+        ensure(Instant::now() < deadline, "no RayCluster within 60 s")?;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let start = Instant::now();
+    let out = rig.rayha(
+        &[
+            "delete",
+            "rayservice-ha",
+            "-n",
+            &ns.name,
+            "-y",
+            "--timeout",
+            "4m",
+        ],
+        None,
+    );
+    let (stdout, stderr) = text(&out);
+    ensure(out.status.success(), format!("delete: {stderr}"))?;
+    for object in [
+        "rayservice/rayservice-ha",
+        "deployment/rayservice-ha-redis",
+        "secret/rayservice-ha-redis-password",
+        "pod/rayservice-ha-tester",
+    ] {
+        ensure(
+            stdout.contains(&format!("{object} deleted")),
+            format!("{object} not reported: {stdout}"),
+        )?;
+    }
+    ensure(
+        stdout.contains("raycluster/"),
+        format!("no word on the Redis keys: {stdout}"),
+    )?;
+    let left = rig.kubectl(&[
+        "get",
+        "all,cm,secret,pvc,rayservices.ray.io",
+        "-n",
+        &ns.name,
+        "-l",
+        "app.kubernetes.io/instance=rayservice-ha",
+        "-o",
+        "name",
+    ])?;
+    ensure(left.trim().is_empty(), format!("left behind: {left}"))?;
+    let clusters = rig.kubectl(&["get", "rayclusters.ray.io", "-n", &ns.name, "-o", "name"])?;
+    ensure(
+        clusters.trim().is_empty(),
+        format!("RayCluster left: {clusters}"),
+    )?;
+    println!(
+        "delete took {:.1} s: {}",
+        start.elapsed().as_secs_f64(),
+        stdout.lines().last().unwrap_or("")
+    );
+    Ok(())
+}
