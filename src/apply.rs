@@ -9,9 +9,9 @@ use kube::api::{Patch, PatchParams};
 use kube::core::DynamicObject;
 use serde_json::Value;
 
-use crate::cli::{ApplyArgs, DryRun, GenerateArgs, GlobalArgs, OutputFormat};
+use crate::cli::{ApplyArgs, DryRun, GlobalArgs, OutputFormat};
 use crate::cluster::{self, Cluster, KubeContext, describe_kube_error};
-use crate::error::{Error, Result};
+use crate::error::{self, Error, Result};
 use crate::{generate, wait, yaml};
 
 pub const FIELD_MANAGER: &str = "kubectl-rayha";
@@ -26,18 +26,18 @@ pub struct Item {
 
 /// What the server did with an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Change {
     Created,
     Configured,
     Unchanged,
 }
 
-impl Outcome {
+impl Change {
     fn word(self) -> &'static str {
         match self {
-            Outcome::Created => "created",
-            Outcome::Configured => "configured",
-            Outcome::Unchanged => "unchanged",
+            Change::Created => "created",
+            Change::Configured => "configured",
+            Change::Unchanged => "unchanged",
         }
     }
 }
@@ -87,13 +87,8 @@ fn objects(args: &ApplyArgs, global: &GlobalArgs) -> Result<Vec<Item>> {
             docs
         }
         None => {
-            let gen_args = GenerateArgs {
-                options: args.options.clone(),
-                values: args.values.clone(),
-                output: OutputFormat::Yaml,
-                output_dir: None,
-            };
-            let (params, warnings) = generate::resolve_args(&gen_args, global)?;
+            let (params, warnings) =
+                generate::resolve_options(&args.options, args.values.as_deref(), global)?;
             for w in warnings {
                 eprintln!("warning: {w}");
             }
@@ -125,14 +120,15 @@ fn read_file(path: &std::path::Path) -> Result<(String, String)> {
 }
 
 /// Runs the subcommand.
-pub fn run(args: ApplyArgs, global: &GlobalArgs) -> Result<()> {
+pub fn run(args: ApplyArgs, global: &GlobalArgs) -> Result<error::Outcome> {
     let timeout = crate::flags::duration("timeout", &args.timeout)?;
     let items = objects(&args, global)?;
     if args.dry_run == DryRun::Client {
-        return print_result(&items, args.output, "(dry run)");
+        return print_result(&items, args.output, "(dry run)").map(|()| error::Outcome::Passed);
     }
     let runtime = crate::cluster::runtime(true)?;
-    runtime.block_on(apply_all(items, &args, global, timeout))
+    runtime.block_on(apply_all(items, &args, global, timeout))?;
+    Ok(error::Outcome::Passed)
 }
 
 fn print_result(items: &[Item], output: Option<OutputFormat>, suffix: &str) -> Result<()> {
@@ -195,11 +191,11 @@ async fn apply_all(
                 ))
             })?;
         let outcome = match before {
-            None => Outcome::Created,
+            None => Change::Created,
             Some(b) if b.metadata.resource_version == after.metadata.resource_version => {
-                Outcome::Unchanged
+                Change::Unchanged
             }
-            Some(_) => Outcome::Configured,
+            Some(_) => Change::Configured,
         };
         applied.push(item.label.clone());
         if args.output.is_none() {

@@ -36,6 +36,19 @@ pub fn script_file_name(shell: Shell) -> &'static str {
     }
 }
 
+/// `kubectl rayha completion SHELL`.
+pub fn run(shell: Shell) -> crate::Result<crate::Outcome> {
+    print_script(shell)
+        .map(|()| crate::Outcome::Passed)
+        .map_err(|e| crate::Error::failed(format!("cannot write completion script: {e}")))
+}
+
+/// kubectl's completion request (`__complete WORDS…`), answered on standard output.
+pub fn run_complete(words: &[String]) -> crate::Result<crate::Outcome> {
+    print!("{}", complete(words));
+    Ok(crate::Outcome::Passed)
+}
+
 pub fn print_script(shell: Shell) -> std::io::Result<()> {
     std::io::stdout().write_all(script(shell).as_bytes())
 }

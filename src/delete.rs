@@ -12,7 +12,7 @@ use kube::discovery::ApiResource;
 
 use crate::cli::{DeleteArgs, GlobalArgs};
 use crate::cluster::{self, Cluster, KubeContext};
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 
 /// Kinds the tool creates, in deletion order (RayService first, its Redis last).
 const KINDS: &[(&str, &str, &str, &str)] = &[
@@ -53,10 +53,11 @@ impl Target {
     }
 }
 
-pub fn run(args: DeleteArgs, global: &GlobalArgs) -> Result<()> {
+pub fn run(args: DeleteArgs, global: &GlobalArgs) -> Result<Outcome> {
     let timeout = crate::flags::duration("timeout", &args.timeout)?;
     let runtime = cluster::runtime(true)?;
-    runtime.block_on(delete(args, global, timeout))
+    runtime.block_on(delete(args, global, timeout))?;
+    Ok(Outcome::Passed)
 }
 
 async fn delete(args: DeleteArgs, global: &GlobalArgs, timeout: Duration) -> Result<()> {

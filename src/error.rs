@@ -1,13 +1,19 @@
-//! Errors that reach the user as one `error: …` line, with the exit code they map to.
-
-use std::fmt;
+//! Errors that reach the user as one `error: …` line, with the exit code they map to, and the
+//! outcome of a command that ran.
 
 /// A failure the user can act on. `Usage` means the command line or its inputs were wrong (exit 2);
-/// `Failed` means the command ran and could not do its job (exit 1).
-#[derive(Debug)]
+/// `Failed` means the command ran and could not do its job (exit 1). Shown on one line whatever
+/// the cause carried in.
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("{}", one_line(.0))]
     Usage(String),
+    #[error("{}", one_line(.0))]
     Failed(String),
+}
+
+fn one_line(msg: &str) -> String {
+    msg.replace('\n', " ")
 }
 
 impl Error {
@@ -20,7 +26,7 @@ impl Error {
     }
 
     /// An invalid parameter: names the field and says what is allowed.
-    pub fn invalid(field: &str, allowed: impl fmt::Display) -> Self {
+    pub fn invalid(field: &str, allowed: impl std::fmt::Display) -> Self {
         Error::Usage(format!("invalid value for {field}: {allowed}"))
     }
 
@@ -32,16 +38,32 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Keep it to one line whatever the cause carried in.
-        let msg = match self {
-            Error::Usage(m) | Error::Failed(m) => m,
-        };
-        f.write_str(&msg.replace('\n', " "))
-    }
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// How a command that ran ended: what it checked passed (exit 0), failed (1), or Ctrl-C cut it
+/// short (130, the shell's code for it). A query without `--count`/`--duration` ends on Ctrl-C
+/// by design, so its verdict decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Interrupted,
 }
 
-impl std::error::Error for Error {}
+impl Outcome {
+    pub fn from_pass(passed: bool) -> Outcome {
+        if passed {
+            Outcome::Passed
+        } else {
+            Outcome::Failed
+        }
+    }
 
-pub type Result<T> = std::result::Result<T, Error>;
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Passed => 0,
+            Outcome::Failed => 1,
+            Outcome::Interrupted => 130,
+        }
+    }
+}

@@ -7,8 +7,8 @@ use base64::Engine;
 use rand::Rng;
 use serde_json::{Value, json};
 
-use crate::cli::{GenerateArgs, GlobalArgs, OutputFormat};
-use crate::error::{Error, Result};
+use crate::cli::{GenerateArgs, GenerateOptions, GlobalArgs, OutputFormat};
+use crate::error::{Error, Outcome, Result};
 use crate::params::{self, Params};
 use crate::templates::{self, TESTER_SCRIPT};
 use crate::yaml;
@@ -17,30 +17,36 @@ use crate::yaml;
 const PASSWORD_LEN: usize = 32;
 
 /// Runs the subcommand: prints the bundle or writes it to a directory.
-pub fn run(args: GenerateArgs, global: &GlobalArgs) -> Result<()> {
-    let resolved = resolve_args(&args, global)?;
+pub fn run(args: GenerateArgs, global: &GlobalArgs) -> Result<Outcome> {
+    let resolved = resolve_options(&args.options, args.values.as_deref(), global)?;
     for w in &resolved.1 {
         eprintln!("warning: {w}");
     }
     let objects = bundle(&resolved.0, &new_password())?;
     match &args.output_dir {
-        Some(dir) => write_dir(dir, &objects, args.output),
+        Some(dir) => write_dir(dir, &objects, args.output)?,
         None => {
             let text = format_objects(&objects, args.output);
             std::io::stdout()
                 .write_all(text.as_bytes())
-                .map_err(|e| Error::failed(format!("cannot write output: {e}")))
+                .map_err(|e| Error::failed(format!("cannot write output: {e}")))?
         }
     }
+    Ok(Outcome::Passed)
 }
 
-/// Merges flags over the values file and checks the result; returns parameters and warnings.
-pub fn resolve_args(args: &GenerateArgs, global: &GlobalArgs) -> Result<(Params, Vec<String>)> {
-    let from_file = match &args.values {
+/// Merges the flags over the values file and checks the result; returns parameters and
+/// warnings. `apply` resolves its own flags the same way.
+pub fn resolve_options(
+    options: &GenerateOptions,
+    values: Option<&Path>,
+    global: &GlobalArgs,
+) -> Result<(Params, Vec<String>)> {
+    let from_file = match values {
         Some(path) => params::read_values_file(path)?,
         None => Default::default(),
     };
-    let merged = args.options.clone().over(from_file);
+    let merged = options.clone().over(from_file);
     let resolved = params::resolve(merged, global.namespace.clone())?;
     Ok((resolved.params, resolved.warnings))
 }

@@ -22,4 +22,4 @@ pub mod validate;
 pub mod wait;
 pub mod yaml;
 
-pub use error::{Error, Result};
+pub use error::{Error, Outcome, Result};

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::cli::{GlobalArgs, ListArgs, OutputFormat};
 use crate::cluster::{self, KubeContext};
-use crate::error::Result;
+use crate::error::{Outcome, Result};
 use crate::lint::{self, Level};
 use crate::rayservice::RayService;
 
@@ -23,7 +23,7 @@ pub struct Row {
     pub failing: Vec<String>,
 }
 
-pub fn run(args: ListArgs, global: &GlobalArgs) -> Result<()> {
+pub fn run(args: ListArgs, global: &GlobalArgs) -> Result<Outcome> {
     let runtime = crate::cluster::runtime(false)?;
     runtime.block_on(async {
         let cluster = cluster::connect(global).await?;
@@ -54,7 +54,7 @@ pub fn run(args: ListArgs, global: &GlobalArgs) -> Result<()> {
             None if rows.is_empty() => eprintln!("No RayServices managed by kubectl-rayha found."),
             None => print!("{}", table(&rows, args.all_namespaces)),
         }
-        Ok(())
+        Ok(Outcome::Passed)
     })
 }
 

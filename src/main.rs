@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use rayha::cli::{Cli, Command};
-use rayha::{Error, apply, completion, delete, failover, generate, lint, list, query, status};
+use rayha::{
+    Error, Outcome, apply, completion, delete, failover, generate, lint, list, query, status,
+};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse_from(arguments()) {
@@ -17,7 +19,7 @@ fn main() -> ExitCode {
         eprintln!("api requests: {}", rayha::cluster::api_requests());
     }
     match result {
-        Ok(code) => code,
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code() as u8)
@@ -38,49 +40,25 @@ fn arguments() -> Vec<OsString> {
     args
 }
 
-fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
+/// Runs the command; every command ends in one `Outcome` (or an error).
+fn dispatch(cli: Cli) -> Result<Outcome, Error> {
+    let global = &cli.global;
     match cli.command {
-        Command::Generate(args) => generate::run(*args, &cli.global).map(|_| ExitCode::SUCCESS),
-        Command::Lint(args) => lint::run(args).map(|ok| {
-            if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }),
-        Command::Apply(args) => apply::run(*args, &cli.global).map(|_| ExitCode::SUCCESS),
-        Command::Status(args) => status::run(args, &cli.global).map(|ok| {
-            if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }),
-        Command::List(args) => list::run(args, &cli.global).map(|_| ExitCode::SUCCESS),
-        Command::Delete(args) => delete::run(args, &cli.global).map(|_| ExitCode::SUCCESS),
-        Command::Failover(args) => failover::run(*args, &cli.global).map(exit_code),
-        Command::Query(args) => query::run(*args, &cli.global).map(exit_code),
-        Command::Completion(args) => completion::print_script(args.shell)
-            .map(|_| ExitCode::SUCCESS)
-            .map_err(|e| Error::failed(format!("cannot write completion script: {e}"))),
-        Command::Complete(args) => {
-            print!("{}", completion::complete(&args.words));
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Generate(args) => generate::run(*args, global),
+        Command::Lint(args) => lint::run(args),
+        Command::Apply(args) => apply::run(*args, global),
+        Command::Status(args) => status::run(args, global),
+        Command::List(args) => list::run(args, global),
+        Command::Delete(args) => delete::run(args, global),
+        Command::Failover(args) => failover::run(*args, global),
+        Command::Query(args) => query::run(*args, global),
+        Command::Completion(args) => completion::run(args.shell),
+        Command::Complete(args) => completion::run_complete(&args.words),
     }
 }
 
 /// clap's errors as kubectl shows them: one `error:` line and a pointer to help; help and
 /// version requests print normally.
-/// A query's or drill's ending as its exit code; 130 is the shell's code for Ctrl-C.
-fn exit_code(ending: query::Ending) -> ExitCode {
-    match ending {
-        query::Ending::Passed => ExitCode::SUCCESS,
-        query::Ending::Failed => ExitCode::FAILURE,
-        query::Ending::Interrupted => ExitCode::from(130),
-    }
-}
-
 fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(

@@ -24,12 +24,10 @@ use target::Target;
 
 use crate::cli::{FailoverArgs, GlobalArgs};
 use crate::cluster::{self, Cluster};
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 use crate::flags;
 use crate::load::http::Url;
 use crate::load::{RequestFlags, RequestSpec, StopHandle};
-/// How the drill ended (the same outcomes and exit codes as `query`).
-pub use crate::query::Ending;
 
 pub(crate) fn now_unix() -> f64 {
     SystemTime::now()
@@ -100,13 +98,13 @@ pub(crate) struct Drill<'a> {
     stop: &'a StopHandle,
 }
 
-pub fn run(args: FailoverArgs, global: &GlobalArgs) -> Result<Ending> {
+pub fn run(args: FailoverArgs, global: &GlobalArgs) -> Result<Outcome> {
     let settings = Settings::from_args(&args)?;
     let runtime = cluster::runtime(true)?;
     runtime.block_on(drill(&args, global, &settings))
 }
 
-async fn drill(args: &FailoverArgs, global: &GlobalArgs, settings: &Settings) -> Result<Ending> {
+async fn drill(args: &FailoverArgs, global: &GlobalArgs, settings: &Settings) -> Result<Outcome> {
     let cluster = cluster::connect(global).await?;
     let target = target::of(args.target);
     let facts = preflight::check(&cluster, args, target).await?;
@@ -132,7 +130,7 @@ async fn drill(args: &FailoverArgs, global: &GlobalArgs, settings: &Settings) ->
     finish(&mut report);
     report::emit(&report, args)?;
     result?;
-    Ok(report.ending())
+    Ok(report.outcome())
 }
 
 /// The rounds, each after the RayService is fully Ready again; the first error ends them.

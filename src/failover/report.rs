@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cli::{FailoverArgs, QueryOutput};
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 use crate::load::stats::Summary;
-use crate::query::Ending;
 
 /// One entry of the timeline, in seconds from the kill (negative before it).
 #[derive(Debug, Clone, Serialize)]
@@ -114,13 +113,11 @@ impl Report {
     }
 
     /// How the drill ended, for the exit code.
-    pub fn ending(&self) -> Ending {
+    pub fn outcome(&self) -> Outcome {
         if self.interrupted {
-            Ending::Interrupted
-        } else if self.passed {
-            Ending::Passed
+            Outcome::Interrupted
         } else {
-            Ending::Failed
+            Outcome::from_pass(self.passed)
         }
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::cli::{GlobalArgs, QueryArgs, QueryOutput, Via};
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 use crate::load::http::Url;
 use crate::load::stats::{Recorder, Summary};
 use crate::load::{
@@ -44,16 +44,6 @@ pub struct Setup {
     /// What the route means for the numbers, for the report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-}
-
-/// How a run (a query or a failover drill) ended, for the exit code: 0 passed, 1 failed,
-/// 130 interrupted (a query: Ctrl-C before its `--count`/`--duration` was reached; without
-/// either, Ctrl-C is the normal end).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    Passed,
-    Failed,
-    Interrupted,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -256,7 +246,7 @@ impl Plan {
 }
 
 /// Runs the subcommand; returns how it ended (verdict, or interrupted by Ctrl-C).
-pub fn run(args: QueryArgs, global: &GlobalArgs) -> Result<Ending> {
+pub fn run(args: QueryArgs, global: &GlobalArgs) -> Result<Outcome> {
     let plan = plan(&args)?;
     // One loop needs no second thread; more in flight (or an open loop) use both cores.
     let single = plan.shape.concurrency == 1 && plan.shape.rate.is_none();
@@ -332,13 +322,13 @@ pub fn run(args: QueryArgs, global: &GlobalArgs) -> Result<Ending> {
 
 /// An unbounded run ends with Ctrl-C by design, so its verdict decides; a bounded one that Ctrl-C
 /// cut short did not finish what was asked.
-fn ending(interrupted: bool, bounded: bool, passed: bool) -> Ending {
+fn ending(interrupted: bool, bounded: bool, passed: bool) -> Outcome {
     if interrupted && bounded {
-        Ending::Interrupted
+        Outcome::Interrupted
     } else if passed {
-        Ending::Passed
+        Outcome::Passed
     } else {
-        Ending::Failed
+        Outcome::Failed
     }
 }
 
@@ -546,11 +536,11 @@ mod tests {
 
     #[test]
     fn ctrl_c_is_the_normal_end_only_of_an_unbounded_run() {
-        use super::{Ending, ending};
-        assert_eq!(ending(true, false, true), Ending::Passed);
-        assert_eq!(ending(true, false, false), Ending::Failed);
-        assert_eq!(ending(true, true, true), Ending::Interrupted);
-        assert_eq!(ending(false, true, false), Ending::Failed);
-        assert_eq!(ending(false, true, true), Ending::Passed);
+        use super::{Outcome, ending};
+        assert_eq!(ending(true, false, true), Outcome::Passed);
+        assert_eq!(ending(true, false, false), Outcome::Failed);
+        assert_eq!(ending(true, true, true), Outcome::Interrupted);
+        assert_eq!(ending(false, true, false), Outcome::Failed);
+        assert_eq!(ending(false, true, true), Outcome::Passed);
     }
 }

@@ -1,0 +1,277 @@
+//! What status reads from the cluster: the RayService through the read model, its Ray pods,
+//! the serve Service's endpoints, the Redis Deployment and Serve's own view from the dashboard.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, ListParams};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cluster::{Cluster, KubeContext, describe_kube_error};
+use crate::error::Result;
+use crate::rayservice::{self, RayService, Role, pod_ready};
+
+/// The dashboard's port on the head Service.
+pub const DASHBOARD_PORT: u16 = 8265;
+
+/// A Ray pod as status shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PodFact {
+    pub name: String,
+    pub role: Role,
+    pub node: Option<String>,
+    pub ip: Option<String>,
+    pub phase: String,
+    pub ready: bool,
+    pub restarts: i32,
+    pub uid: String,
+    /// The head carries RAY_REDIS_ADDRESS when KubeRay configured GCS fault tolerance.
+    pub gcs_ft_env: bool,
+}
+
+/// One ready or unready address behind the serve Service.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EndpointFact {
+    pub ip: String,
+    pub pod: Option<String>,
+    pub node: Option<String>,
+    pub ready: bool,
+}
+
+/// A Serve replica and where it runs.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReplicaFact {
+    pub app: String,
+    pub deployment: String,
+    pub actor_id: String,
+    pub node_ip: String,
+    pub state: String,
+}
+
+/// A Serve proxy and its node.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ProxyFact {
+    pub node_ip: String,
+    pub status: String,
+}
+
+/// Everything status reads from the cluster; the checks are computed from it alone.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Facts {
+    pub name: String,
+    pub namespace: String,
+    pub conditions: Vec<Value>,
+    pub active_cluster: Option<String>,
+    pub pending_cluster: Option<String>,
+    /// The cluster that serves (the read model's one definition: active, else pending).
+    #[serde(skip)]
+    pub serving_cluster: Option<String>,
+    pub num_serve_endpoints: i64,
+    pub spec_gcs_ft: bool,
+    pub exclude_head_from_serve_svc: bool,
+    pub pods: Vec<PodFact>,
+    pub serve_endpoints: Vec<EndpointFact>,
+    pub applications: BTreeMap<String, String>,
+    pub replicas: Vec<ReplicaFact>,
+    pub proxies: Vec<ProxyFact>,
+    /// Why the dashboard could not be read, if it could not.
+    pub dashboard_error: Option<String>,
+    /// (name, ready replicas, desired) of the bundle's Redis, when it has one.
+    pub redis: Option<(String, i32, i32)>,
+}
+
+impl Facts {
+    pub fn serving_cluster(&self) -> Option<&str> {
+        self.serving_cluster.as_deref()
+    }
+
+    pub fn head(&self) -> Option<&PodFact> {
+        self.pods.iter().find(|p| p.role == Role::Head)
+    }
+
+    pub fn workers(&self) -> impl Iterator<Item = &PodFact> {
+        self.pods.iter().filter(|p| p.role == Role::Worker)
+    }
+
+    pub fn pod_by_ip(&self, ip: &str) -> Option<&PodFact> {
+        self.pods.iter().find(|p| p.ip.as_deref() == Some(ip))
+    }
+
+    pub fn ready(&self) -> Option<&Value> {
+        self.conditions.iter().find(|c| c["type"] == "Ready")
+    }
+}
+
+/// The guide's HA checks, from the facts.
+/// Reads everything status needs: five API requests (RayService, pods, EndpointSlices, Redis
+/// Deployments, the dashboard through the service proxy).
+pub async fn gather(cluster: &Cluster, name: &str) -> Result<Facts> {
+    let ns = cluster.namespace.clone();
+    let rs = rayservice::get_value(cluster, name).await?;
+    let view = RayService::from_value(&rs);
+    let serving = view.serving_cluster().map(str::to_string);
+    let mut facts = Facts {
+        name: name.to_string(),
+        namespace: ns.clone(),
+        active_cluster: view.active.as_ref().map(|c| c.name.clone()),
+        pending_cluster: view.pending.as_ref().map(|c| c.name.clone()),
+        serving_cluster: serving.clone(),
+        num_serve_endpoints: view.num_serve_endpoints,
+        spec_gcs_ft: view.gcs_ft,
+        exclude_head_from_serve_svc: view.exclude_head_from_serve_svc,
+        conditions: view.conditions,
+        ..Default::default()
+    };
+    if let Some(rc) = &serving {
+        let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &ns);
+        let list = pods
+            .list(&ListParams::default().labels(&format!("ray.io/cluster={rc}")))
+            .await
+            .context("cannot list pods")?;
+        facts.pods = list
+            .items
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .map(pod_fact)
+            .collect();
+        facts
+            .pods
+            .sort_by(|a, b| (a.role, &a.name).cmp(&(b.role, &b.name)));
+    }
+    let slices: Api<EndpointSlice> = Api::namespaced(cluster.client.clone(), &ns);
+    let list = slices
+        .list(
+            &ListParams::default().labels(&format!("kubernetes.io/service-name={name}-serve-svc")),
+        )
+        .await
+        .context("cannot list endpointslices")?;
+    for slice in list.items {
+        for ep in slice.endpoints {
+            for ip in &ep.addresses {
+                facts.serve_endpoints.push(EndpointFact {
+                    ip: ip.clone(),
+                    pod: ep.target_ref.as_ref().and_then(|t| t.name.clone()),
+                    node: ep.node_name.clone(),
+                    ready: ep
+                        .conditions
+                        .as_ref()
+                        .and_then(|c| c.ready)
+                        .unwrap_or(false),
+                });
+            }
+        }
+    }
+    let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns);
+    if let Ok(list) = deployments
+        .list(&ListParams::default().labels(&format!(
+            "app.kubernetes.io/instance={name},app.kubernetes.io/name=redis"
+        )))
+        .await
+        && let Some(d) = list.items.first()
+    {
+        let st = d.status.clone().unwrap_or_default();
+        facts.redis = Some((
+            d.metadata.name.clone().unwrap_or_default(),
+            st.ready_replicas.unwrap_or(0),
+            d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+        ));
+    }
+    match &serving {
+        Some(rc) => read_dashboard(cluster, rc, &mut facts).await,
+        None => facts.dashboard_error = Some("no RayCluster yet".into()),
+    }
+    Ok(facts)
+}
+
+fn pod_fact(p: &Pod) -> PodFact {
+    let status = p.status.clone().unwrap_or_default();
+    let spec = p.spec.clone().unwrap_or_default();
+    PodFact {
+        name: p.metadata.name.clone().unwrap_or_default(),
+        role: Role::of_ray_pod(p),
+        node: spec.node_name.clone(),
+        ip: status.pod_ip.clone(),
+        phase: status.phase.clone().unwrap_or_else(|| "Unknown".into()),
+        ready: pod_ready(p),
+        restarts: status
+            .container_statuses
+            .as_ref()
+            .map_or(0, |c| c.iter().map(|c| c.restart_count).sum()),
+        uid: p.metadata.uid.clone().unwrap_or_default(),
+        gcs_ft_env: spec
+            .containers
+            .first()
+            .and_then(|c| c.env.as_ref())
+            .is_some_and(|env| env.iter().any(|e| e.name == "RAY_REDIS_ADDRESS")),
+    }
+}
+
+/// Serve's view through `/api/v1/namespaces/NS/services/CLUSTER-head-svc:8265/proxy/api/serve/applications/`.
+async fn read_dashboard(cluster: &Cluster, rc: &str, facts: &mut Facts) {
+    let path = format!(
+        "/api/v1/namespaces/{}/services/{rc}-head-svc:{DASHBOARD_PORT}/proxy/api/serve/applications/",
+        cluster.namespace
+    );
+    let request = match http::Request::get(&path).body(Vec::new()) {
+        Ok(r) => r,
+        Err(e) => {
+            facts.dashboard_error = Some(e.to_string());
+            return;
+        }
+    };
+    let text = match tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        cluster.client.request_text(request),
+    )
+    .await
+    {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => {
+            facts.dashboard_error = Some(describe_kube_error(&e));
+            return;
+        }
+        Err(_) => {
+            facts.dashboard_error = Some("no answer within 10 s".into());
+            return;
+        }
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(v) => apply_serve_details(&v, facts),
+        Err(e) => facts.dashboard_error = Some(format!("not JSON: {e}")),
+    }
+}
+
+/// Takes applications, replicas and proxies from Serve's instance details.
+pub fn apply_serve_details(v: &Value, facts: &mut Facts) {
+    if let Some(proxies) = v["proxies"].as_object() {
+        facts.proxies = proxies
+            .values()
+            .map(|p| ProxyFact {
+                node_ip: p["node_ip"].as_str().unwrap_or_default().to_string(),
+                status: p["status"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect();
+    }
+    if let Some(apps) = v["applications"].as_object() {
+        for (app, details) in apps {
+            facts.applications.insert(
+                app.clone(),
+                details["status"].as_str().unwrap_or("UNKNOWN").to_string(),
+            );
+            for (dep, d) in details["deployments"].as_object().into_iter().flatten() {
+                for r in d["replicas"].as_array().into_iter().flatten() {
+                    facts.replicas.push(ReplicaFact {
+                        app: app.clone(),
+                        deployment: dep.clone(),
+                        actor_id: r["actor_id"].as_str().unwrap_or_default().to_string(),
+                        node_ip: r["node_ip"].as_str().unwrap_or_default().to_string(),
+                        state: r["state"].as_str().unwrap_or_default().to_string(),
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! `kubectl rayha status NAME` (alias `describe`): the RayService as it runs — conditions, active
+//! and pending clusters, pods per node, the serve Service's endpoints, Serve applications and where
+//! each replica runs (from the Ray dashboard, reached through the API server's service proxy) —
+//! and each HA property of KubeRay's guide as PASS or FAIL. Exit 0 only when every check passes.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
+
+use crate::cli::{GlobalArgs, OutputFormat, StatusArgs};
+use crate::cluster::{self, Cluster};
+use crate::error::{Outcome, Result};
+use crate::lint::Level;
+use crate::rayservice::{self};
+
+mod checks;
+mod facts;
+
+pub use checks::*;
+pub use facts::*;
+
+pub fn run(args: StatusArgs, global: &GlobalArgs) -> Result<Outcome> {
+    let runtime = crate::cluster::runtime(false)?;
+    runtime.block_on(async {
+        let cluster = cluster::connect(global).await?;
+        if !args.watch {
+            let status = status_of(&cluster, &args.name).await?;
+            print_status(&status, args.output);
+            return Ok(Outcome::from_pass(status.healthy));
+        }
+        watch(&cluster, &args).await.map(Outcome::from_pass)
+    })
+}
+
+async fn status_of(cluster: &Cluster, name: &str) -> Result<Status> {
+    let facts = gather(cluster, name).await?;
+    let checks = evaluate(&facts);
+    let healthy = checks.iter().all(|c| c.level == Level::Pass);
+    Ok(Status {
+        facts,
+        checks,
+        healthy,
+    })
+}
+
+/// Prints again on every change of the RayService or its pods, until Ctrl-C.
+async fn watch(cluster: &Cluster, args: &StatusArgs) -> Result<bool> {
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let rs = watcher(
+        rayservice::api(cluster),
+        watcher::Config::default().fields(&format!("metadata.name={}", args.name)),
+    )
+    .touched_objects()
+    .map(|_| ());
+    let pod_events = watcher(
+        pods,
+        watcher::Config::default().labels("ray.io/is-ray-node=yes"),
+    )
+    .touched_objects()
+    .map(|_| ());
+    let mut changes = futures::stream::select(rs.boxed(), pod_events.boxed());
+    let mut last = None;
+    loop {
+        tokio::select! {
+            change = changes.next() => {
+                if change.is_none() { break; }
+                // Coalesce bursts of events into one refresh.
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                let status = status_of(cluster, &args.name).await?;
+                let text = render(&status, args.output);
+                if last.as_ref() != Some(&text) {
+                    println!("--- {}", chrono_now());
+                    print!("{text}");
+                    last = Some(text);
+                }
+            }
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    Ok(last.is_some())
+}
+
+fn chrono_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        (secs / 3600) % 24,
+        (secs / 60) % 60,
+        secs % 60
+    )
+}
+
+fn print_status(status: &Status, output: Option<OutputFormat>) {
+    print!("{}", render(status, output));
+}
+
+fn render(status: &Status, output: Option<OutputFormat>) -> String {
+    match output {
+        Some(OutputFormat::Json) => {
+            serde_json::to_string_pretty(status).expect("status serialises") + "\n"
+        }
+        Some(OutputFormat::Yaml) => {
+            crate::yaml::to_yaml(&serde_json::to_value(status).expect("status serialises"))
+        }
+        None => render_text(status),
+    }
+}
+
+/// The human view.
+pub fn render_text(s: &Status) -> String {
+    let f = &s.facts;
+    let mut out = format!("RayService {} -n {}\n", f.name, f.namespace);
+    for c in &f.conditions {
+        out.push_str(&format!(
+            "  condition {:<22} {:<6} {}  {}\n",
+            c["type"].as_str().unwrap_or(""),
+            c["status"].as_str().unwrap_or(""),
+            c["reason"].as_str().unwrap_or(""),
+            c["message"].as_str().unwrap_or("")
+        ));
+    }
+    out.push_str(&format!(
+        "  active cluster {}, pending cluster {}, serve endpoints {}\n",
+        f.active_cluster.as_deref().unwrap_or("-"),
+        f.pending_cluster.as_deref().unwrap_or("-"),
+        f.num_serve_endpoints
+    ));
+    out.push_str("Pods\n");
+    out.push_str(&format!(
+        "  {:<44} {:<7} {:<14} {:<16} {:<9} {:<6} {}\n",
+        "NAME", "ROLE", "NODE", "IP", "PHASE", "READY", "RESTARTS"
+    ));
+    for p in &f.pods {
+        out.push_str(&format!(
+            "  {:<44} {:<7} {:<14} {:<16} {:<9} {:<6} {}\n",
+            p.name,
+            p.role,
+            p.node.as_deref().unwrap_or("-"),
+            p.ip.as_deref().unwrap_or("-"),
+            p.phase,
+            p.ready,
+            p.restarts
+        ));
+    }
+    out.push_str(&format!("Endpoints of {}-serve-svc\n", f.name));
+    for e in &f.serve_endpoints {
+        out.push_str(&format!(
+            "  {:<16} {:<44} {:<14} {}\n",
+            e.ip,
+            e.pod.as_deref().unwrap_or("-"),
+            e.node.as_deref().unwrap_or("-"),
+            if e.ready { "ready" } else { "not ready" }
+        ));
+    }
+    out.push_str("Serve\n");
+    if let Some(e) = &f.dashboard_error {
+        out.push_str(&format!("  dashboard not readable: {e}\n"));
+    }
+    for (app, st) in &f.applications {
+        out.push_str(&format!("  application {app}: {st}\n"));
+        let mut deployments: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for r in f.replicas.iter().filter(|r| &r.app == app) {
+            let place = match f.pod_by_ip(&r.node_ip) {
+                Some(p) => p.name.clone(),
+                None if r.node_ip.is_empty() => "unplaced".to_string(),
+                None => r.node_ip.clone(),
+            };
+            deployments
+                .entry(&r.deployment)
+                .or_default()
+                .push(format!("{place} ({})", r.state));
+        }
+        for (d, places) in deployments {
+            out.push_str(&format!("    {d}: {}\n", places.join(", ")));
+        }
+    }
+    let proxies: Vec<String> = f
+        .proxies
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}",
+                f.pod_by_ip(&p.node_ip)
+                    .map_or(p.node_ip.as_str(), |x| x.name.as_str()),
+                p.status
+            )
+        })
+        .collect();
+    if !proxies.is_empty() {
+        out.push_str(&format!("  proxies: {}\n", proxies.join(", ")));
+    }
+    out.push_str("HA checks\n");
+    for c in &s.checks {
+        let tag = match c.level {
+            Level::Pass => "PASS",
+            Level::Warn => "WARN",
+            Level::Fail => "FAIL",
+        };
+        out.push_str(&format!("  {tag}  {:<19} {}\n", c.id, c.message));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rayservice::Role;
+    use serde_json::json;
+
+    fn pod(name: &str, role: &str, ip: &str) -> PodFact {
+        PodFact {
+            name: name.into(),
+            role: if role == "head" {
+                Role::Head
+            } else {
+                Role::Worker
+            },
+            node: Some(format!("node-{ip}")),
+            ip: Some(ip.into()),
+            phase: "Running".into(),
+            ready: true,
+            restarts: 0,
+            uid: name.into(),
+            gcs_ft_env: role == "head",
+        }
+    }
+
+    /// A healthy HA RayService: head + two workers, two deployments, replicas one per worker.
+    fn healthy() -> Facts {
+        let mut f = Facts {
+            name: "rs".into(),
+            namespace: "ns".into(),
+            conditions: vec![
+                json!({"type": "Ready", "status": "True", "reason": "RunningServeApps"}),
+            ],
+            spec_gcs_ft: true,
+            pods: vec![
+                pod("h", "head", "10.0.0.1"),
+                pod("w1", "worker", "10.0.0.2"),
+                pod("w2", "worker", "10.0.0.3"),
+            ],
+            redis: Some(("rs-redis".into(), 1, 1)),
+            ..Default::default()
+        };
+        f.serve_endpoints = ["h", "w1", "w2"]
+            .iter()
+            .zip(["10.0.0.1", "10.0.0.2", "10.0.0.3"])
+            .map(|(p, ip)| EndpointFact {
+                ip: ip.into(),
+                pod: Some(p.to_string()),
+                node: None,
+                ready: true,
+            })
+            .collect();
+        let details = json!({
+            "proxies": {
+                "a": {"node_ip": "10.0.0.1", "status": "HEALTHY"},
+                "b": {"node_ip": "10.0.0.2", "status": "HEALTHY"},
+                "c": {"node_ip": "10.0.0.3", "status": "HEALTHY"}
+            },
+            "applications": {"fruit_app": {"status": "RUNNING", "deployments": {
+                "PearStand": {"replicas": [
+                    {"actor_id": "p1", "node_ip": "10.0.0.2", "state": "RUNNING"},
+                    {"actor_id": "p2", "node_ip": "10.0.0.3", "state": "RUNNING"}]},
+                "FruitMarket": {"replicas": [
+                    {"actor_id": "f1", "node_ip": "10.0.0.2", "state": "RUNNING"},
+                    {"actor_id": "f2", "node_ip": "10.0.0.3", "state": "RUNNING"}]}
+            }}}
+        });
+        apply_serve_details(&details, &mut f);
+        f
+    }
+
+    fn level(f: &Facts, id: &str) -> Level {
+        evaluate(f).into_iter().find(|c| c.id == id).unwrap().level
+    }
+
+    #[test]
+    fn a_healthy_service_passes_every_check() {
+        let checks = evaluate(&healthy());
+        assert_eq!(checks.len(), 8);
+        assert!(checks.iter().all(|c| c.level == Level::Pass), "{checks:#?}");
+    }
+
+    #[test]
+    fn each_check_fails_on_its_own_fault() {
+        let mut f = healthy();
+        f.replicas[0].node_ip = "10.0.0.1".into();
+        assert_eq!(level(&f, "head-no-replicas"), Level::Fail);
+        assert_eq!(level(&f, "replica-placement"), Level::Fail);
+
+        let mut f = healthy();
+        f.replicas[1].node_ip = "10.0.0.2".into();
+        assert_eq!(level(&f, "replica-placement"), Level::Fail);
+        assert_eq!(level(&f, "head-no-replicas"), Level::Pass);
+
+        let mut f = healthy();
+        f.proxies.retain(|p| p.node_ip != "10.0.0.3");
+        assert_eq!(level(&f, "proxies-everywhere"), Level::Fail);
+
+        let mut f = healthy();
+        f.serve_endpoints.retain(|e| e.pod.as_deref() != Some("h"));
+        assert_eq!(level(&f, "serve-endpoints"), Level::Fail);
+        f.exclude_head_from_serve_svc = true;
+        assert_eq!(level(&f, "serve-endpoints"), Level::Pass);
+
+        let mut f = healthy();
+        f.pods[0].gcs_ft_env = false;
+        assert_eq!(level(&f, "gcs-ft-head"), Level::Fail);
+
+        let mut f = healthy();
+        f.conditions = vec![json!({"type": "Ready", "status": "False", "reason": "X"})];
+        assert_eq!(level(&f, "ready"), Level::Fail);
+
+        let mut f = healthy();
+        f.redis = Some(("rs-redis".into(), 0, 1));
+        assert_eq!(level(&f, "redis"), Level::Fail);
+
+        // One worker: its deployments run a single replica each.
+        let mut f = healthy();
+        f.pods.pop();
+        f.replicas.retain(|r| r.node_ip != "10.0.0.3");
+        assert_eq!(level(&f, "replica-placement"), Level::Fail);
+    }
+
+    #[test]
+    fn an_unreadable_dashboard_fails_the_serve_checks() {
+        let mut f = healthy();
+        f.dashboard_error = Some("503".into());
+        for id in [
+            "head-no-replicas",
+            "proxies-everywhere",
+            "replica-placement",
+        ] {
+            assert_eq!(level(&f, id), Level::Fail);
+        }
+    }
+}
