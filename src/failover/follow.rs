@@ -370,27 +370,34 @@ mod tests {
         assert_eq!(state.apply(watcher::Event::InitDone), Some(1));
     }
 
-    #[test]
-    fn the_redis_drill_follows_the_head_but_only_redis_replaces_redis() {
+    const HEAD: [(&str, &str); 2] = [("ray.io/cluster", "rc"), ("ray.io/node-type", "head")];
+
+    /// A head rc-head-x and a worker rc-worker-a before the kill of `victim`.
+    fn head_and_worker_before(victim: &str) -> (Facts, Victim) {
         let before = facts(vec![
             pod_fact("rc-head-x", Role::Head, 0),
             pod_fact("rc-worker-a", Role::Worker, 0),
         ]);
         let victim = Victim {
-            name: "svc-redis-old".into(),
-            uid: "uid-svc-redis-old".into(),
+            name: victim.into(),
+            uid: format!("uid-{victim}"),
             follow: vec![],
         };
+        (before, victim)
+    }
+
+    #[test]
+    fn the_redis_drill_follows_the_head_but_only_redis_replaces_redis() {
+        let (before, victim) = head_and_worker_before("svc-redis-old");
         let mut obs = Observer::new(&victim, Role::Redis, &before);
-        let head = [("ray.io/cluster", "rc"), ("ray.io/node-type", "head")];
         let redis = [
             ("app.kubernetes.io/name", "redis"),
             ("app.kubernetes.io/instance", "svc"),
         ];
         for (p, t) in [
-            (pod("rc-head-x", &head, 0), 0.5),
+            (pod("rc-head-x", &HEAD, 0), 0.5),
             (pod("svc-redis-new", &redis, 0), 2.0),
-            (pod("rc-head-x", &head, 1), 31.0),
+            (pod("rc-head-x", &HEAD, 1), 31.0),
         ] {
             obs.pod(&p, false, t);
         }
@@ -402,22 +409,13 @@ mod tests {
 
     #[test]
     fn a_head_drill_takes_the_new_head_as_the_replacement() {
-        let before = facts(vec![
-            pod_fact("rc-head-x", Role::Head, 0),
-            pod_fact("rc-worker-a", Role::Worker, 0),
-        ]);
-        let victim = Victim {
-            name: "rc-head-x".into(),
-            uid: "uid-rc-head-x".into(),
-            follow: vec![],
-        };
+        let (before, victim) = head_and_worker_before("rc-head-x");
         let mut obs = Observer::new(&victim, Role::Head, &before);
-        let head = [("ray.io/cluster", "rc"), ("ray.io/node-type", "head")];
         let worker = [("ray.io/cluster", "rc"), ("ray.io/node-type", "worker")];
-        obs.pod(&pod("rc-head-x", &head, 0), true, 1.0);
+        obs.pod(&pod("rc-head-x", &HEAD, 0), true, 1.0);
         obs.pod(&pod("rc-worker-a", &worker, 0), false, 1.5);
         assert!(!obs.recovered());
-        obs.pod(&pod("rc-head-y", &head, 0), false, 30.0);
+        obs.pod(&pod("rc-head-y", &HEAD, 0), false, 30.0);
         assert!(obs.recovered());
         assert_eq!(obs.seen.new_pod.as_ref().unwrap().0, "rc-head-y");
         let followed = obs.end(None);

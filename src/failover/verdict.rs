@@ -126,18 +126,17 @@ mod tests {
     use crate::failover::target;
     use crate::failover::test_support::{facts, pod_fact};
 
+    /// A head `h` and workers with their restart counts.
+    fn pods(head_restarts: i32, workers: &[(&str, i32)]) -> Facts {
+        let mut pods = vec![pod_fact("h", Role::Head, head_restarts)];
+        pods.extend(workers.iter().map(|(n, r)| pod_fact(n, Role::Worker, *r)));
+        facts(pods)
+    }
+
     #[test]
     fn losing_the_head_fails_a_redis_or_worker_drill() {
-        let before = facts(vec![
-            pod_fact("h", Role::Head, 0),
-            pod_fact("w1", Role::Worker, 0),
-            pod_fact("w2", Role::Worker, 0),
-        ]);
-        let after = facts(vec![
-            pod_fact("h", Role::Head, 1),
-            pod_fact("w1", Role::Worker, 1),
-            pod_fact("w2", Role::Worker, 0),
-        ]);
+        let before = pods(0, &[("w1", 0), ("w2", 0)]);
+        let after = pods(1, &[("w1", 1), ("w2", 0)]);
         let redis = target::of(FailoverTarget::Redis);
         let s = survival(&before, &after, redis, "redis-x");
         let reasons = collateral(redis, &before, &after, &s);
@@ -160,16 +159,8 @@ mod tests {
 
     #[test]
     fn a_worker_drill_expects_only_the_victims_replicas_to_change() {
-        let before = facts(vec![
-            pod_fact("h", Role::Head, 0),
-            pod_fact("w1", Role::Worker, 0),
-            pod_fact("w2", Role::Worker, 0),
-        ]);
-        let after = facts(vec![
-            pod_fact("h", Role::Head, 0),
-            pod_fact("w2", Role::Worker, 0),
-            pod_fact("w3", Role::Worker, 0),
-        ]);
+        let before = pods(0, &[("w1", 0), ("w2", 0)]);
+        let after = pods(0, &[("w2", 0), ("w3", 0)]);
         let worker = target::of(FailoverTarget::Worker);
         let mut s = survival(&before, &after, worker, "w1");
         s.replicas_before

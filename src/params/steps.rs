@@ -1,208 +1,29 @@
-//! Turns the user's generate options (flags over a values file over defaults) into checked
-//! bundle parameters, refusing anything that is invalid or cannot give HA.
+//! The steps of `resolve`, one concern each: names, Ray image, KubeRay version, the Serve
+//! config, worker counts, Redis, the password Secret, legacy annotations, the tester.
 
-use std::path::Path;
-
-use serde::Serialize;
 use serde_json::Value;
 
+use super::*;
 use crate::cli::GenerateOptions;
 use crate::error::{Error, Result};
 use crate::serve_config;
 use crate::validate::{self, ImageVersion};
 
-pub const DEFAULT_NAME: &str = "rayservice-ha";
-pub const DEFAULT_RAY_VERSION: &str = "2.52.0";
-pub const DEFAULT_KUBERAY_VERSION: &str = "1.7.0";
-pub const DEFAULT_REDIS_IMAGE: &str = "redis:7.4.0";
-pub const REDIS_PORT: u16 = 6379;
-pub const SERVE_PORT: u16 = 8000;
-/// The sample's application: KubeRay's test_dag fruit stand.
-pub const FRUIT_IMPORT_PATH: &str = "fruit.deployment_graph";
-pub const FRUIT_WORKING_DIR: &str =
-    "https://github.com/ray-project/test_dag/archive/4d2c9a59d9eabfd4c8a9e04a7aae44fc8f5b416f.zip";
-pub const FRUIT_ROUTE: &str = "/fruit";
-/// The fruit stand's deployments with the price each one is configured with.
-pub const FRUIT_DEPLOYMENTS: [(&str, Option<i64>); 4] = [
-    ("MangoStand", Some(3)),
-    ("OrangeStand", Some(2)),
-    ("PearStand", Some(1)),
-    ("FruitMarket", None),
-];
-/// The guide's request and answer: 12 pears at price 1.
-pub const FRUIT_REQUEST: &str = r#"["PEAR", 12]"#;
-pub const FRUIT_ANSWER: &str = "12";
-/// The least replicas of a deployment that survive the loss of one node.
-pub const HA_MIN_REPLICAS: i64 = 2;
-
-/// Everything the templates need, checked.
-#[derive(Debug, Clone, Serialize)]
-pub struct Params {
-    pub name: String,
-    pub namespace: Option<String>,
-    pub ray_version: String,
-    pub image: String,
-    pub kuberay_version: String,
-    /// `gcsFaultToleranceOptions` (KubeRay >= 1.3) rather than the legacy annotation form.
-    pub ft_options: bool,
-    pub rayservice_annotations: std::collections::BTreeMap<String, String>,
-    pub worker_replicas: i64,
-    pub min_workers: i64,
-    pub max_workers: i64,
-    pub head_cpu: String,
-    pub head_memory: String,
-    pub head_memory_limit: String,
-    pub worker_cpu: String,
-    pub worker_memory: String,
-    pub serve_config_yaml: String,
-    pub redis_address: String,
-    pub redis: Option<RedisParams>,
-    pub secret: SecretParams,
-    pub external_storage_namespace: Option<String>,
-    pub tester: Option<TesterParams>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RedisParams {
-    pub image: String,
-    pub port: u16,
-    pub deployment_name: String,
-    pub service_name: String,
-    pub config_name: String,
-    pub pvc_name: String,
-    pub storage: Option<String>,
-    pub storage_class: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SecretParams {
-    pub name: String,
-    pub key: String,
-    /// Emit a Secret with a fresh password (false when the user names an existing Secret).
-    pub emit: bool,
-    /// Filled in by `generate` just before rendering; never logged.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub password_b64: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TesterParams {
-    pub name: String,
-    /// `app.kubernetes.io/component` of the pod and its ConfigMap.
-    pub component: String,
-    pub restart_policy: String,
-    pub url: String,
-    pub method: String,
-    pub data: String,
-    pub expect: Option<String>,
-    /// More environment for the query loop (RAYHA_COUNT, RAYHA_FORMAT, …).
-    pub env: Vec<EnvVar>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct EnvVar {
-    pub name: String,
-    pub value: String,
-}
-
-/// The checked parameters and the warnings for stderr.
-#[derive(Debug)]
-pub struct Resolved {
-    pub params: Params,
-    pub warnings: Vec<String>,
-}
-
-impl GenerateOptions {
-    /// Field by field, `self` (the flags) over `lower` (the values file).
-    pub fn over(self, lower: GenerateOptions) -> GenerateOptions {
-        macro_rules! pick {
-            ($($f:ident),* $(,)?) => { GenerateOptions { $($f: self.$f.or(lower.$f)),* } };
-        }
-        pick!(
-            name,
-            ray_version,
-            image,
-            kuberay_version,
-            worker_replicas,
-            min_workers,
-            max_workers,
-            head_cpu,
-            head_memory,
-            head_memory_limit,
-            worker_cpu,
-            worker_memory,
-            serve_config,
-            import_path,
-            working_dir,
-            deployments,
-            route_prefix,
-            serve_replicas,
-            redis_address,
-            redis_password_secret,
-            redis_password_key,
-            redis_image,
-            redis_storage,
-            redis_storage_class,
-            external_storage_namespace,
-            with_tester,
-            allow_non_ha,
-        )
-    }
-}
-
-/// Reads a `--values` file: YAML with the flags' names as keys; unknown keys are errors.
-pub fn read_values_file(path: &Path) -> Result<GenerateOptions> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::failed(format!("--values {}: cannot read: {e}", path.display())))?;
-    if text.trim().is_empty() {
-        return Ok(GenerateOptions::default());
-    }
-    serde_saphyr::from_str(&text).map_err(|e| {
-        Error::usage(format!(
-            "--values {}: {}",
-            path.display(),
-            e.to_string()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        ))
-    })
-}
-
-fn check(field: &str, problem: Option<String>) -> Result<()> {
-    match problem {
-        Some(p) => Err(Error::invalid(field, p)),
-        None => Ok(()),
-    }
-}
-
-fn quantity(field: &str, value: Option<String>, default: &str) -> Result<String> {
-    let q = value.unwrap_or_else(|| default.to_string());
-    if validate::is_quantity(&q) {
-        Ok(q)
-    } else {
-        Err(Error::invalid(
-            field,
-            format!("must be a Kubernetes quantity such as 500m, 2 or 4Gi (got {q:?})"),
-        ))
-    }
-}
-
-fn conflict(a: &str, b: &str, why: &str) -> Error {
-    Error::usage(format!("--{a} cannot be used with --{b}: {why}"))
-}
-
-/// Checks the merged options and fills in defaults.
-pub fn resolve(o: GenerateOptions, namespace: Option<String>) -> Result<Resolved> {
-    let mut warnings = Vec::new();
-    let allow_non_ha = o.allow_non_ha.unwrap_or(false);
-
+/// The RayService name (and the namespace, when given).
+pub(super) fn names(o: &GenerateOptions, namespace: Option<&str>) -> Result<String> {
     let name = o.name.clone().unwrap_or_else(|| DEFAULT_NAME.to_string());
     check("name", validate::rayservice_name_problem(&name))?;
-    if let Some(ns) = &namespace {
+    if let Some(ns) = namespace {
         check("namespace", validate::dns1123_label_problem(ns))?;
     }
+    Ok(name)
+}
 
+/// The Ray version and an image whose tag agrees with it.
+pub(super) fn ray_image(
+    o: &GenerateOptions,
+    warnings: &mut Vec<String>,
+) -> Result<(String, String)> {
     let ray_version = o
         .ray_version
         .clone()
@@ -231,19 +52,22 @@ pub fn resolve(o: GenerateOptions, namespace: Option<String>) -> Result<Resolved
             "image {image:?} has no Ray version in its tag; make sure it runs Ray {ray_version}"
         )),
     }
+    Ok((ray_version, image))
+}
 
+/// The KubeRay version the bundle targets, and whether it has `gcsFaultToleranceOptions`.
+pub(super) fn kuberay(o: &GenerateOptions, warnings: &mut Vec<String>) -> Result<(String, bool)> {
     let kuberay_version = o
         .kuberay_version
         .clone()
         .unwrap_or_else(|| DEFAULT_KUBERAY_VERSION.to_string());
-    let (kr_major, kr_minor) =
-        validate::parse_kuberay_version(&kuberay_version).ok_or_else(|| {
-            Error::invalid(
-                "kuberay-version",
-                format!("must be X.Y or X.Y.Z such as 1.7.0 (got {kuberay_version:?})"),
-            )
-        })?;
-    if kr_major < 1 {
+    let (major, minor) = validate::parse_kuberay_version(&kuberay_version).ok_or_else(|| {
+        Error::invalid(
+            "kuberay-version",
+            format!("must be X.Y or X.Y.Z such as 1.7.0 (got {kuberay_version:?})"),
+        )
+    })?;
+    if major < 1 {
         return Err(Error::invalid(
             "kuberay-version",
             format!(
@@ -251,17 +75,30 @@ pub fn resolve(o: GenerateOptions, namespace: Option<String>) -> Result<Resolved
             ),
         ));
     }
-    let ft_options = (kr_major, kr_minor) >= (1, 3);
+    let ft_options = (major, minor) >= (1, 3);
     if !ft_options {
         warnings.push(format!(
             "KubeRay {kuberay_version} has no gcsFaultToleranceOptions (added in 1.3): using the legacy ray.io/ft-enabled annotation with RAY_REDIS_ADDRESS and REDIS_PASSWORD on the head"
         ));
     }
+    Ok((kuberay_version, ft_options))
+}
 
-    // The Serve config decides how many workers HA needs.
-    let (serve_value, default_app) = serve_config_value(&o)?;
-    let mut serve_value = serve_value;
-    let enforcement = serve_config::enforce_ha(&mut serve_value, HA_MIN_REPLICAS, allow_non_ha)
+/// The Serve config made HA, its applications, and how many workers HA needs.
+pub(super) struct Serve {
+    pub value: Value,
+    pub default_app: bool,
+    pub apps: Vec<serve_config::App>,
+    pub workers_needed: i64,
+}
+
+pub(super) fn serve(
+    o: &GenerateOptions,
+    allow_non_ha: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Serve> {
+    let (mut value, default_app) = serve_config_value(o)?;
+    let enforcement = serve_config::enforce_ha(&mut value, HA_MIN_REPLICAS, allow_non_ha)
         .map_err(|e| Error::usage(format!("serve config: {e}")))?;
     warnings.extend(enforcement.warnings.iter().map(|w| {
         if default_app {
@@ -271,20 +108,19 @@ pub fn resolve(o: GenerateOptions, namespace: Option<String>) -> Result<Resolved
         }
     }));
     let apps =
-        serve_config::apps(&serve_value).map_err(|e| Error::usage(format!("serve config: {e}")))?;
-    let needed = serve_config::workers_needed(&apps).max(HA_MIN_REPLICAS);
+        serve_config::apps(&value).map_err(|e| Error::usage(format!("serve config: {e}")))?;
+    let workers_needed = serve_config::workers_needed(&apps).max(HA_MIN_REPLICAS);
+    Ok(Serve {
+        value,
+        default_app,
+        apps,
+        workers_needed,
+    })
+}
 
-    let (worker_replicas, min_workers, max_workers) =
-        worker_counts(&o, needed, allow_non_ha, &mut warnings)?;
-
-    let head_cpu = quantity("head-cpu", o.head_cpu, "1")?;
-    let head_memory = quantity("head-memory", o.head_memory, "2Gi")?;
-    let head_memory_limit = quantity("head-memory-limit", o.head_memory_limit, "5Gi")?;
-    let worker_cpu = quantity("worker-cpu", o.worker_cpu, "1")?;
-    let worker_memory = quantity("worker-memory", o.worker_memory, "2Gi")?;
-
-    let external_redis = o.redis_address.is_some();
-    if external_redis {
+/// The bundle's own Redis (None with an external address) and the address the GCS uses.
+pub(super) fn redis(o: &GenerateOptions, name: &str) -> Result<(Option<RedisParams>, String)> {
+    if o.redis_address.is_some() {
         for (flag, set) in [
             ("redis-image", o.redis_image.is_some()),
             ("redis-storage", o.redis_storage.is_some()),
@@ -304,51 +140,66 @@ pub fn resolve(o: GenerateOptions, namespace: Option<String>) -> Result<Resolved
             "--redis-storage-class needs --redis-storage SIZE: without it Redis keeps /data on an emptyDir",
         ));
     }
-    let redis = (!external_redis)
-        .then(|| redis_params(&name, o.redis_image, o.redis_storage, o.redis_storage_class))
-        .transpose()?;
-    let redis_address = match o.redis_address {
+    match &o.redis_address {
         Some(addr) => {
-            check("redis-address", validate::redis_address_problem(&addr))?;
-            addr
+            check("redis-address", validate::redis_address_problem(addr))?;
+            Ok((None, addr.clone()))
         }
-        None => format!("{name}-redis:{REDIS_PORT}"),
-    };
+        None => {
+            let redis = redis_params(
+                name,
+                o.redis_image.clone(),
+                o.redis_storage.clone(),
+                o.redis_storage_class.clone(),
+            )?;
+            Ok((Some(redis), format!("{name}-redis:{REDIS_PORT}")))
+        }
+    }
+}
 
-    let secret_key = o
+/// The Secret that holds the Redis password: the user's, or one the bundle emits.
+pub(super) fn secret(o: &GenerateOptions, name: &str) -> Result<SecretParams> {
+    let key = o
         .redis_password_key
+        .clone()
         .unwrap_or_else(|| "password".to_string());
-    if secret_key.is_empty()
-        || !secret_key
+    if key.is_empty()
+        || !key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
         return Err(Error::invalid(
             "redis-password-key",
-            format!("must be a Secret key: letters, digits, '-', '_' and '.' (got {secret_key:?})"),
+            format!("must be a Secret key: letters, digits, '-', '_' and '.' (got {key:?})"),
         ));
     }
-    let secret = match o.redis_password_secret {
+    match &o.redis_password_secret {
         Some(existing) => {
             check(
                 "redis-password-secret",
-                validate::dns1123_subdomain_problem(&existing),
+                validate::dns1123_subdomain_problem(existing),
             )?;
-            SecretParams {
-                name: existing,
-                key: secret_key,
+            Ok(SecretParams {
+                name: existing.clone(),
+                key,
                 emit: false,
                 password_b64: None,
-            }
+            })
         }
-        None => SecretParams {
+        None => Ok(SecretParams {
             name: format!("{name}-redis-password"),
-            key: secret_key,
+            key,
             emit: true,
             password_b64: None,
-        },
-    };
+        }),
+    }
+}
 
+/// The legacy fault-tolerance annotations (KubeRay < 1.3), after checking the storage namespace.
+pub(super) fn legacy_annotations(
+    o: &GenerateOptions,
+    ft_options: bool,
+) -> Result<std::collections::BTreeMap<String, String>> {
     if let Some(ns) = &o.external_storage_namespace
         && (ns.is_empty() || ns.chars().any(char::is_whitespace))
     {
@@ -357,48 +208,14 @@ pub fn resolve(o: GenerateOptions, namespace: Option<String>) -> Result<Resolved
             format!("must be a non-empty string without spaces (got {ns:?})"),
         ));
     }
-    let mut rayservice_annotations = std::collections::BTreeMap::new();
+    let mut annotations = std::collections::BTreeMap::new();
     if !ft_options {
-        rayservice_annotations.insert("ray.io/ft-enabled".to_string(), "true".to_string());
+        annotations.insert("ray.io/ft-enabled".to_string(), "true".to_string());
         if let Some(ns) = &o.external_storage_namespace {
-            rayservice_annotations
-                .insert("ray.io/external-storage-namespace".to_string(), ns.clone());
+            annotations.insert("ray.io/external-storage-namespace".to_string(), ns.clone());
         }
     }
-
-    let tester = o
-        .with_tester
-        .unwrap_or(false)
-        .then(|| tester_params(&name, &apps, default_app));
-
-    let params = Params {
-        name,
-        namespace,
-        ray_version,
-        image,
-        kuberay_version,
-        ft_options,
-        rayservice_annotations,
-        worker_replicas,
-        min_workers,
-        max_workers,
-        head_cpu,
-        head_memory,
-        head_memory_limit,
-        worker_cpu,
-        worker_memory,
-        serve_config_yaml: serve_config::to_yaml(&serve_value),
-        redis_address,
-        redis,
-        secret,
-        external_storage_namespace: if ft_options {
-            o.external_storage_namespace
-        } else {
-            None
-        },
-        tester,
-    };
-    Ok(Resolved { params, warnings })
+    Ok(annotations)
 }
 
 /// The Serve config as a value, and whether it is the fruit stand (whose request we know).
@@ -530,7 +347,7 @@ fn is_import_path(p: &str) -> bool {
         && (colons == 1 || (colons == 0 && p.contains('.')))
 }
 
-fn worker_counts(
+pub(super) fn worker_counts(
     o: &GenerateOptions,
     needed: i64,
     allow_non_ha: bool,
@@ -637,7 +454,11 @@ fn redis_params(
     })
 }
 
-fn tester_params(name: &str, apps: &[serve_config::App], default_app: bool) -> TesterParams {
+pub(super) fn tester_params(
+    name: &str,
+    apps: &[serve_config::App],
+    default_app: bool,
+) -> TesterParams {
     let route = apps
         .first()
         .and_then(|a| a.route_prefix.clone())
