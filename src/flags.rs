@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
+/// The longest duration any flag accepts: a year.
+const MAX_DURATION_S: f64 = 365.0 * 24.0 * 3600.0;
+
 /// Parses `500ms`, `30s`, `2m`, `1h`, or a plain number of seconds.
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     let t = text.trim();
@@ -28,6 +31,10 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     if !secs.is_finite() || secs < 0.0 {
         return Err(format!("must be a positive duration (got {text:?})"));
     }
+    // Deadlines are added to clocks: keep them far from overflowing.
+    if secs > MAX_DURATION_S {
+        return Err(format!("must be at most a year (got {text:?})"));
+    }
     Ok(Duration::from_secs_f64(secs))
 }
 
@@ -47,6 +54,9 @@ mod tests {
         assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("99999999999999999999s").is_err());
+        assert!(parse_duration("8761h").is_err());
+        assert!(parse_duration("8760h").is_ok());
         assert!(
             duration("warmup", "x")
                 .unwrap_err()

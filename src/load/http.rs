@@ -206,6 +206,14 @@ fn trim(b: &[u8]) -> &[u8] {
     &b[start..end]
 }
 
+/// The most of a reply body that is read: the guide's answer is two bytes, and a server that
+/// sends more than this (or claims to) is a failure, not a reason to hold unbounded memory.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+fn body_too_large() -> ReadError {
+    ReadError::Malformed(format!("reply body over {} KiB", MAX_BODY / 1024))
+}
+
 enum ReadError {
     ClosedBeforeReply,
     Io(String),
@@ -244,7 +252,11 @@ async fn read_response(
         .next()
         .and_then(|s| s.parse().ok())
         .filter(|_| version.starts_with("HTTP/1."))
-        .ok_or_else(|| ReadError::Malformed(format!("bad status line {status_line:?}")))?;
+        .ok_or_else(|| {
+            // Quote only the start: every distinct detail is counted apart.
+            let shown: String = status_line.chars().take(40).collect();
+            ReadError::Malformed(format!("bad status line {shown:?}"))
+        })?;
     let mut content_length: Option<usize> = None;
     let mut chunked = false;
     let mut close = version == "HTTP/1.0";
@@ -267,6 +279,7 @@ async fn read_response(
             .map(|r| (status, r, close));
     }
     match content_length {
+        Some(n) if n > MAX_BODY => Err(body_too_large()),
         Some(n) => {
             while buf.len() < header_end + n {
                 if fill(stream, buf).await? == 0 {
@@ -282,7 +295,11 @@ async fn read_response(
         }
         None => {
             // Body until the server closes.
-            while fill(stream, buf).await? > 0 {}
+            while fill(stream, buf).await? > 0 {
+                if buf.len() - header_end > MAX_BODY {
+                    return Err(body_too_large());
+                }
+            }
             Ok((status, header_end..buf.len(), true))
         }
     }
@@ -301,6 +318,9 @@ async fn read_chunked(
             if let Some(i) = find(&buf[pos..], b"\r\n") {
                 break pos + i;
             }
+            if buf.len() - pos > 4096 {
+                return Err(ReadError::Malformed("chunk size line over 4 KiB".into()));
+            }
             if fill(stream, buf).await? == 0 {
                 return Err(ReadError::Malformed(
                     "connection closed inside a chunk".into(),
@@ -309,7 +329,13 @@ async fn read_chunked(
         };
         let size_text = std::str::from_utf8(&buf[pos..line_end]).unwrap_or("");
         let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| ReadError::Malformed(format!("bad chunk size {size_text:?}")))?;
+            .map_err(|_| {
+                let shown: String = size_text.chars().take(20).collect();
+                ReadError::Malformed(format!("bad chunk size {shown:?}"))
+            })?;
+        if size > MAX_BODY - body.len() {
+            return Err(body_too_large());
+        }
         pos = line_end + 2;
         while buf.len() < pos + size + 2 {
             if fill(stream, buf).await? == 0 {
@@ -364,6 +390,74 @@ mod tests {
         assert!(Url::parse("https://x/").is_err());
         assert!(Url::parse("ftp://x/").is_err());
         assert!(Url::parse("http://x:99999/").is_err());
+    }
+
+    /// Serves `reply` to one connection and returns where to send the request.
+    async fn one_reply(reply: Vec<u8>) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut req = [0u8; 1024];
+            let _ = s.read(&mut req).await;
+            let _ = s.write_all(&reply).await;
+        });
+        addr
+    }
+
+    async fn send_to(reply: &[u8]) -> Result<Reply, Cause> {
+        let addr = one_reply(reply.to_vec()).await;
+        let url = Url::parse(&format!("http://{addr}/")).unwrap();
+        let spec = super::super::RequestSpec {
+            method: "GET".into(),
+            path: "/".into(),
+            body: vec![],
+            headers: vec![],
+            expect_status: None,
+            expect_body: None,
+            timeout: Duration::from_secs(5),
+        };
+        let prepared = Prepared::new(&url, &spec, false);
+        Conn::new(addr, false)
+            .send(&prepared, Duration::from_secs(5))
+            .await
+    }
+
+    #[tokio::test]
+    async fn hostile_replies_are_failures_with_a_cause() {
+        let protocol = |r: Result<Reply, Cause>| match r {
+            Err(Cause::Protocol(m)) => m,
+            other => panic!("want a protocol failure, got {other:?}"),
+        };
+        // A chunk size that overflows the position arithmetic.
+        let m = protocol(
+            send_to(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFF\r\nx")
+                .await,
+        );
+        assert!(m.contains("body over"), "{m}");
+        // A body claimed, or sent, beyond the bound.
+        let m = protocol(send_to(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n").await);
+        assert!(m.contains("body over"), "{m}");
+        let mut until_close = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        until_close.resize(until_close.len() + MAX_BODY + 10, b'x');
+        assert!(protocol(send_to(&until_close).await).contains("body over"));
+        let mut chunks = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for _ in 0..(MAX_BODY / 1000 + 2) {
+            chunks.extend_from_slice(b"3E8\r\n");
+            chunks.extend(std::iter::repeat_n(b'y', 1000));
+            chunks.extend_from_slice(b"\r\n");
+        }
+        assert!(protocol(send_to(&chunks).await).contains("body over"));
+        // A long bad status line is quoted only in part.
+        let mut bad = b"HTTP/1.1 ".to_vec();
+        bad.extend(std::iter::repeat_n(b'z', 10_000));
+        bad.extend_from_slice(b"\r\n\r\n");
+        assert!(protocol(send_to(&bad).await).len() < 80);
+        // A normal chunked reply still reads.
+        let ok =
+            send_to(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n12\r\n0\r\n\r\n")
+                .await;
+        assert!(ok.is_ok(), "{ok:?}");
     }
 
     #[test]

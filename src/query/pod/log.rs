@@ -83,9 +83,14 @@ struct Anchor {
     at: Instant,
 }
 
+/// Seconds from the pod's log as a duration, clamped to a day: a line may say anything.
+fn log_secs(secs: f64) -> Duration {
+    Duration::from_secs_f64(secs.clamp(0.0, 86_400.0))
+}
+
 impl Anchor {
     fn at_first(s: &PodSample, arrived: Instant) -> Anchor {
-        let latency = Duration::from_secs_f64(s.latency_ms / 1000.0);
+        let latency = log_secs(s.latency_ms / 1000.0);
         Anchor {
             t0: s.t,
             at: arrived.checked_sub(latency).unwrap_or(arrived),
@@ -95,16 +100,15 @@ impl Anchor {
     fn sample(&self, s: &PodSample) -> Sample {
         let offset = s.t - self.t0;
         let intended = if offset >= 0.0 {
-            self.at + Duration::from_secs_f64(offset)
+            self.at.checked_add(log_secs(offset)).unwrap_or(self.at)
         } else {
-            self.at
-                .checked_sub(Duration::from_secs_f64(-offset))
-                .unwrap_or(self.at)
+            self.at.checked_sub(log_secs(-offset)).unwrap_or(self.at)
         };
+        let latency = log_secs(s.latency_ms / 1000.0);
         Sample {
             index: s.index,
             intended,
-            finished: intended + Duration::from_secs_f64(s.latency_ms / 1000.0),
+            finished: intended.checked_add(latency).unwrap_or(intended),
             outcome: s.outcome.clone(),
         }
     }
@@ -419,5 +423,11 @@ mod tests {
             Duration::from_millis(500)
         );
         assert_eq!(s1.latency(), Duration::from_millis(20));
+        // A line with absurd numbers is mapped without a panic (clamped to a day).
+        let absurd = parse_line(r#"{"req_index": 2, "t": 1e300, "latency_ms": 1e300}"#).unwrap();
+        let s2 = a.sample(&absurd);
+        assert_eq!(s2.latency(), Duration::from_secs(86_400));
+        let b = Anchor::at_first(&absurd, arrived);
+        let _ = b.sample(&first);
     }
 }
