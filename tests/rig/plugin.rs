@@ -319,6 +319,20 @@ fn delete_leaves_nothing_labelled(rig: &Rig) -> TestResult {
         ensure(Instant::now() < deadline, "no RayCluster within 60 s")?;
         std::thread::sleep(Duration::from_millis(500));
     }
+    // The lock a killed failover drill leaves behind goes too.
+    rig.apply_json(&serde_json::json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {
+            "name": "rayservice-ha-rayha-failover",
+            "namespace": ns.name,
+            "labels": {
+                "app.kubernetes.io/managed-by": "kubectl-rayha",
+                "app.kubernetes.io/instance": "rayservice-ha",
+            },
+        },
+        "spec": {"holderIdentity": "killed drill", "leaseDurationSeconds": 60},
+    }))?;
     let start = Instant::now();
     let out = rig.rayha(
         &[
@@ -339,6 +353,7 @@ fn delete_leaves_nothing_labelled(rig: &Rig) -> TestResult {
         "deployment/rayservice-ha-redis",
         "secret/rayservice-ha-redis-password",
         "pod/rayservice-ha-tester",
+        "lease/rayservice-ha-rayha-failover",
     ] {
         ensure(
             stdout.contains(&format!("{object} deleted")),
@@ -351,7 +366,7 @@ fn delete_leaves_nothing_labelled(rig: &Rig) -> TestResult {
     )?;
     let left = rig.kubectl(&[
         "get",
-        "all,cm,secret,pvc,rayservices.ray.io",
+        "all,cm,secret,pvc,leases,rayservices.ray.io",
         "-n",
         &ns.name,
         "-l",
