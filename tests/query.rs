@@ -295,3 +295,45 @@ fn bad_query_arguments_are_usage_errors() {
         assert!(err.contains(field), "{args:?}: {err}");
     }
 }
+
+/// SIGTERM (a cancelled CI job) ends a bounded run like Ctrl-C: within 2 s, with the summary of
+/// what was sent and exit 130.
+#[test]
+fn sigterm_ends_a_run_like_ctrl_c() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let l = {
+        let _g = rt.enter();
+        listener(0)
+    };
+    let port = l.local_addr().unwrap().port();
+    rt.spawn(serve(l, Arc::new(Mutex::new(Mode::Ok))));
+    let child = std::process::Command::new(bin())
+        .args(["query", "--url", &format!("http://127.0.0.1:{port}/fruit/")])
+        .args(["--duration", "10m", "-o", "json"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let sent = std::time::Instant::now();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "took {:?} after SIGTERM",
+        sent.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["interrupted"], true);
+    assert!(report["summary"]["successes"].as_u64().unwrap() > 0);
+}

@@ -146,8 +146,13 @@ async fn rounds(d: &Drill<'_>, report: &mut Report) -> Result<()> {
                 d.args.name
             );
             let ns = &d.cluster.namespace;
-            crate::wait::until_ready(d.cluster, ns, &d.args.name, d.settings.recovery_timeout)
-                .await?;
+            let ready =
+                crate::wait::until_ready(d.cluster, ns, &d.args.name, d.settings.recovery_timeout);
+            // Ctrl-C while waiting ends the drill like any other phase.
+            tokio::select! {
+                r = ready => { r?; }
+                _ = d.stop.wait() => break,
+            }
         }
         let r = round::run(d, round).await?;
         eprintln!(

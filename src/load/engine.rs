@@ -104,14 +104,33 @@ impl StopHandle {
         self.0.load(Ordering::SeqCst)
     }
 
-    /// Sets the handle on Ctrl-C; abort the returned task when the run is over.
+    /// Sets the handle on Ctrl-C or SIGTERM (a CI job cancelled, a pod stopped), so the run ends
+    /// the way it ends on Ctrl-C: load stopped, lock released, partial report. Abort the returned
+    /// task when the run is over.
     pub fn stop_on_ctrl_c(&self) -> tokio::task::JoinHandle<()> {
         let stop = self.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop.stop();
+            let terminate = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => if r.is_err() { return },
+                _ = terminate => {}
             }
+            stop.stop();
         })
+    }
+
+    /// Resolves once the handle is set (checked every 100 ms).
+    pub async fn wait(&self) {
+        while !self.stopped() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 
