@@ -1,6 +1,7 @@
 //! What a drill kills. Each target is one file beside its siblings: how it picks its victim,
 //! what it checks before, what recovery means for it and which losses it tolerates. The drill
-//! itself (round, follow, verdict) asks the target and never matches on which one it is.
+//! itself (round, follow, verdict) asks the target, or the role of its victim, and never matches
+//! on which target it is.
 
 mod head;
 mod redis;
