@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
-use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -132,23 +132,9 @@ async fn create_and_follow(
 
 /// The RayService's Ray image (the tester needs its Python), else the default one.
 async fn ray_image(cluster: &Cluster, name: &str) -> Result<String> {
-    let api: Api<DynamicObject> = Api::namespaced_with(
-        cluster.client.clone(),
-        &cluster.namespace,
-        &cluster::rayservice_resource(),
-    );
-    let rs = api
-        .get_opt(name)
-        .await
-        .context(format!("cannot read rayservice/{name}"))?;
-    let rs = rs.ok_or_else(|| {
-        Error::failed(format!(
-            "rayservice/{name} not found in namespace {}",
-            cluster.namespace
-        ))
-    })?;
-    let image = rs.data["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]
-        ["containers"][0]["image"]
+    let rs = crate::rayservice::get_value(cluster, name).await?;
+    let image = rs["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"]
+        [0]["image"]
         .as_str()
         .filter(|i| !i.is_empty())
         .map(str::to_string);
