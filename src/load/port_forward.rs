@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::cluster::{Cluster, KubeContext, describe_kube_error};
 use crate::error::{Error, Result};
 use crate::params::SERVE_PORT;
-use crate::rayservice::pod_ready;
+use crate::rayservice::{Role, pod_ready};
 
 /// The pod to forward to: `chosen`, else a ready worker pod of the RayService's cluster (the
 /// first by name).
@@ -48,9 +48,7 @@ pub async fn pick_pod(cluster: &Cluster, name: &str, chosen: Option<&str>) -> Re
         ))
     })?;
     let list = pods
-        .list(
-            &ListParams::default().labels(&format!("ray.io/cluster={rc},ray.io/node-type=worker")),
-        )
+        .list(&ListParams::default().labels(&Role::Worker.selector(rc, name)))
         .await
         .context(format!("cannot list the pods of {rc}"))?;
     let mut ready: Vec<String> = list

@@ -166,9 +166,7 @@ pub async fn gather(cluster: &Cluster, name: &str) -> Result<Facts> {
     }
     let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns);
     if let Ok(list) = deployments
-        .list(&ListParams::default().labels(&format!(
-            "app.kubernetes.io/instance={name},app.kubernetes.io/name=redis"
-        )))
+        .list(&ListParams::default().labels(&Role::Redis.selector("", name)))
         .await
         && let Some(d) = list.items.first()
     {
