@@ -565,8 +565,29 @@ def kill_pidfile(path, sig):
 
 
 # --------------------------------------------------------------------------- images ----
+class Image:
+    """What an image gives a container besides its program: environment, default command,
+    working directory, default user (with its passwd entry) and the directories its filesystem
+    has (made fresh for each container start, as an image's writable layer is)."""
+
+    def __init__(self, env, argv, workdir="/", user=None, passwd=None, dirs=()):
+        self.env, self.argv, self.workdir = env, argv, workdir
+        self.user = user          # (uid, gid) of the image's USER, None for root
+        self.passwd = passwd      # the /etc/passwd line of that user, when the host lacks it
+        self.dirs = list(dirs)    # (path, uid, gid, mode)
+
+
+# The official images' users and working directories (docker inspect of rayproject/ray:2.52.0
+# and redis:7.4.0): Ray runs as ray (1000:100) in /home/ray; Redis works in /data (owned by
+# redis, 999), running as root unless the pod says otherwise (the image's entrypoint, which
+# drops to redis, is replaced by any `command`).
+RAY_USER = (1000, 100)
+RAY_PASSWD = "ray:x:1000:100::/home/ray:/bin/bash"
+REDIS_DATA = ("/data", 999, 999, 0o755)
+
+
 def image_runtime(image):
-    """(env additions, default argv, error) for an image name."""
+    """(Image, error) for an image name."""
     ref = image.split("@")[0]
     repo, _, tag = ref.rpartition(":") if ":" in ref.split("/")[-1] else (ref, "", "latest")
     repo = re.sub(r"^(docker\.io/|index\.docker\.io/|quay\.io/)", "", repo)
@@ -575,8 +596,8 @@ def image_runtime(image):
         version = tag.split("-")[0]
         venv = os.path.join(CACHE, "ray-" + version)
         if not os.path.isfile(os.path.join(venv, ".complete")):
-            return None, None, ("image %s: no local Ray %s runtime (%s); install it with "
-                                "rig/agent/install-runtime.sh ray %s" % (image, version, venv, version))
+            return None, ("image %s: no local Ray %s runtime (%s); install it with "
+                          "rig/agent/install-runtime.sh ray %s" % (image, version, venv, version))
         try:
             mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         except (ValueError, OSError):
@@ -585,15 +606,15 @@ def image_runtime(image):
                "RAY_USAGE_STATS_ENABLED": "0",
                "RAY_DEFAULT_OBJECT_STORE_MEMORY_PROPORTION": "%.6f" % (RAY_OBJECT_STORE_BYTES / mem),
                "PYTHONUNBUFFERED": "1"}
-        return env, ["bash"], None
+        return Image(env, ["bash"], "/home/ray", RAY_USER, RAY_PASSWD), None
     if repo in ("redis", "bitnami/redis"):
         if not shutil.which("redis-server"):
-            return None, None, "image %s: redis-server is not installed (rig/agent/install-runtime.sh apt)" % image
-        return {"PATH": BASE_PATH, "HOME": "/data"}, ["redis-server"], None
+            return None, "image %s: redis-server is not installed (rig/agent/install-runtime.sh apt)" % image
+        return Image({"PATH": BASE_PATH, "HOME": "/data"}, ["redis-server"], "/data", dirs=[REDIS_DATA]), None
     if repo in ("busybox", "debian", "ubuntu", "alpine"):
-        return {"PATH": BASE_PATH, "HOME": "/root"}, ["sh"], None
-    return None, None, ("image %s is not available on the rig: only rayproject/ray:<version>, redis:* and "
-                        "busybox/debian/ubuntu/alpine are mapped to local runtimes" % image)
+        return Image({"PATH": BASE_PATH, "HOME": "/root"}, ["sh"]), None
+    return None, ("image %s is not available on the rig: only rayproject/ray:<version>, redis:* and "
+                  "busybox/debian/ubuntu/alpine are mapped to local runtimes" % image)
 
 
 def quantity_to_number(q):
@@ -869,6 +890,18 @@ class PodWorker(threading.Thread):
             vols[v["name"]] = path
         return vols
 
+    def passwd_file(self, entry):
+        """The host's /etc/passwd plus the image user's line: an image names its own users."""
+        path = os.path.join(self.dir, "passwd")
+        if not os.path.exists(path):
+            with open("/etc/passwd") as f:
+                lines = [l for l in f.read().splitlines() if l.split(":")[2:3] != [entry.split(":")[2]]]
+            with open(path + ".tmp", "w") as f:
+                f.write("\n".join(lines + [entry]) + "\n")
+            os.chmod(path + ".tmp", 0o644)
+            os.replace(path + ".tmp", path)
+        return path
+
     def resolve_env(self, cspec, base):
         env = dict(base)
         for ef in cspec.get("envFrom") or []:
@@ -935,10 +968,11 @@ class PodWorker(threading.Thread):
     # ---- containers
     def start_container(self, c, vols):
         image = c.spec.get("image", "")
-        base, default_argv, err = image_runtime(image)
+        img, err = image_runtime(image)
         if err:
             raise PodError("ErrImagePull", err, waiting=True)
-        env = self.resolve_env(c.spec, base)
+        default_argv = img.argv
+        env = self.resolve_env(c.spec, img.env)
         env.setdefault("HOSTNAME", self.name)
         env["RAYHA_POD_IP"] = self.ip
         # the service environment variables a kubelet adds are left out (enableServiceLinks);
@@ -956,10 +990,35 @@ class PodWorker(threading.Thread):
         binds = [{"source": self.hosts_file, "target": "/etc/hosts"},
                  {"source": os.path.join(self.dir, "resolv.conf"), "target": "/etc/resolv.conf"},
                  {"source": tmp, "target": "/tmp"}]
+        sc = dict(self.pod["spec"].get("securityContext") or {})
+        sc.update(c.spec.get("securityContext") or {})
+        if "runAsUser" in sc:
+            uid, gid = sc["runAsUser"], sc.get("runAsGroup", sc["runAsUser"])
+        else:
+            uid, gid = img.user or (None, None)
+            gid = sc.get("runAsGroup", gid)
+        mounted = {vm["mountPath"].rstrip("/") for vm in c.spec.get("volumeMounts") or []}
         if image.split("/")[0].startswith("rayproject") or "rayproject/ray" in image:
             home = os.path.join(self.dir, "home-ray")
-            os.makedirs(home, exist_ok=True)
+            if not os.path.isdir(home):
+                os.makedirs(home)
+                # the image's Python lives at /home/ray/anaconda3 (KubeRay's docs and samples
+                # call it by that path); here it is the runtime's venv
+                os.symlink(img.env["VIRTUAL_ENV"], os.path.join(home, "anaconda3"))
+                if img.user:
+                    os.lchown(os.path.join(home, "anaconda3"), *img.user)
+                    os.chown(home, *img.user)
             binds.append({"source": home, "target": "/home/ray"})
+        for path, duid, dgid, mode in img.dirs:
+            if path in mounted:
+                continue
+            d = os.path.join(cdir, "fs", path.lstrip("/"))
+            os.makedirs(d, exist_ok=True)
+            os.chown(d, duid, dgid)
+            os.chmod(d, mode)
+            binds.append({"source": d, "target": path})
+        if img.passwd and uid == img.user[0]:
+            binds.append({"source": self.passwd_file(img.passwd), "target": "/etc/passwd"})
         for vm in c.spec.get("volumeMounts") or []:
             src = vols.get(vm["name"])
             if src is None:
@@ -967,11 +1026,9 @@ class PodWorker(threading.Thread):
             if vm.get("subPath"):
                 src = os.path.join(src, vm["subPath"])
             binds.append({"source": src, "target": vm["mountPath"], "readonly": bool(vm.get("readOnly"))})
-        sc = dict(self.pod["spec"].get("securityContext") or {})
-        sc.update(c.spec.get("securityContext") or {})
-        wd = c.spec.get("workingDir") or ("/home/ray" if "rayproject/ray" in image else "/")
+        wd = c.spec.get("workingDir") or img.workdir
         spec = {"argv": argv, "env": env, "binds": binds, "hostname": self.name, "workdir": wd,
-                "uid": sc.get("runAsUser"), "gid": sc.get("runAsGroup", sc.get("runAsUser")),
+                "uid": uid, "gid": gid,
                 "supplemental_groups": [g for g in [self.pod["spec"].get("securityContext", {}).get("fsGroup")] if g is not None],
                 "pidfile": c.pidfile}
         specfile = os.path.join(cdir, "spec.json")
@@ -1209,6 +1266,14 @@ class PodWorker(threading.Thread):
                 for c in self.inits + self.containers]
         self.apply_kwok("logs", "Logs", {"logs": logs})
 
+    def apply_kwok_exec(self):
+        """kwok's server runs `kubectl exec` on the host with this environment; the rig's exec
+        shim (rig/agent/exec-shim) reads it and enters the named container instead."""
+        execs = [{"containers": [c.name],
+                  "local": {"envs": [{"name": "RAYHA_RIG_EXEC", "value": "%s %s %s" % (self.ns, self.name, c.name)}]}}
+                 for c in self.inits + self.containers]
+        self.apply_kwok("execs", "Exec", {"execs": execs})
+
     def sync_port_forward(self):
         """The pod's PortForward object: every declared container port and every port listened on
         (not only on loopback) in the pod's netns, each to <pod IP>:<port>; checked every 2 s."""
@@ -1263,6 +1328,7 @@ class PodWorker(threading.Thread):
         self.log("pod IP %s on %s (netns %s)", self.ip, self.node, self.netns)
         self.push_status()
         self.apply_kwok_logs()
+        self.apply_kwok_exec()
         vols = None
         while True:
             with self.cond:
