@@ -74,6 +74,33 @@ pub fn pod_ready(p: &Pod) -> bool {
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
+impl App {
+    pub fn failed(&self) -> bool {
+        self.status == "DEPLOY_FAILED"
+    }
+
+    /// The message in one line: a Serve message is often a whole traceback, whose first line
+    /// says what failed and whose last line says why.
+    pub fn message_line(&self) -> String {
+        let Some(m) = &self.message else {
+            return "no message".into();
+        };
+        let lines: Vec<&str> = m.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let clip = |l: &str| -> String {
+            if l.chars().count() > 300 {
+                l.chars().take(300).collect::<String>() + "…"
+            } else {
+                l.to_string()
+            }
+        };
+        match lines.as_slice() {
+            [] => "no message".into(),
+            [one] => clip(one),
+            [first, .., last] => format!("{} … {}", clip(first), clip(last)),
+        }
+    }
+}
+
 /// One Serve application as the RayService's status reports it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct App {
@@ -189,6 +216,23 @@ impl RayService {
         self.ready_condition().and_then(|c| c["reason"].as_str())
     }
 
+    /// Serve applications that report a problem: DEPLOY_FAILED, or DEPLOYING/UNHEALTHY with a
+    /// message (a working_dir that cannot download retries for minutes that way). The pending
+    /// cluster's first: during an upgrade that is the one coming up.
+    pub fn troubled_apps(&self) -> Vec<(&str, &App)> {
+        self.pending
+            .iter()
+            .chain(self.active.iter())
+            .flat_map(|c| c.apps.iter())
+            .filter(|(_, a)| {
+                a.status == "DEPLOY_FAILED"
+                    || (matches!(a.status.as_str(), "DEPLOYING" | "UNHEALTHY")
+                        && a.message.is_some())
+            })
+            .map(|(n, a)| (n.as_str(), a))
+            .collect()
+    }
+
     /// Every Serve application of the serving cluster RUNNING (and at least one).
     pub fn all_apps_running(&self) -> bool {
         self.serving().is_some_and(|c| {
@@ -298,5 +342,31 @@ mod tests {
             "app.kubernetes.io/instance=i,app.kubernetes.io/name=redis"
         );
         assert_eq!(serde_json::to_value(Role::Worker).unwrap(), "worker");
+    }
+
+    #[test]
+    fn troubled_apps_are_failed_ones_and_deploying_ones_with_a_message() {
+        let app = |status: &str, message: &str| json!({"status": status, "message": message});
+        let v = rs(json!({
+            "pendingServiceStatus": {"rayClusterName": "p", "applicationStatuses": {
+                "a": app("DEPLOYING", "Failed to download working_dir\nTraceback…\nConnectionError: no route"),
+                "b": app("DEPLOYING", ""),
+                "c": app("DEPLOY_FAILED", "import failed"),
+                "d": app("RUNNING", "old message"),
+            }},
+        }));
+        let names: Vec<&str> = v.troubled_apps().iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["a", "c"]);
+        let (_, a) = v.troubled_apps()[0];
+        assert!(!a.failed());
+        assert_eq!(
+            a.message_line(),
+            "Failed to download working_dir … ConnectionError: no route"
+        );
+        let long = App {
+            status: "DEPLOY_FAILED".into(),
+            message: Some("x".repeat(1000)),
+        };
+        assert_eq!(long.message_line().chars().count(), 301);
     }
 }

@@ -37,6 +37,8 @@ pub struct Progress {
     pub ready: bool,
     pub serve_endpoints: i64,
     pub ready_reason: Option<String>,
+    /// A Serve application reporting a problem: (app, failed for good, its message in a line).
+    pub app_trouble: Option<(String, bool, String)>,
 }
 
 impl Progress {
@@ -72,6 +74,11 @@ impl Progress {
         self.ready = rs.is_ready();
         self.ready_reason = rs.ready_reason().map(str::to_string);
         self.workers_total = rs.desired_workers;
+        self.app_trouble = rs
+            .troubled_apps()
+            .into_iter()
+            .max_by_key(|(_, a)| a.failed())
+            .map(|(n, a)| (n.to_string(), a.failed(), a.message_line()));
     }
 
     fn update_from_pods(&mut self, pods: &[Pod]) {
@@ -147,7 +154,33 @@ impl Reporter {
     }
 }
 
-/// Waits until the RayService is Ready, or fails after `timeout` saying where it got stuck.
+/// How long a Serve application may keep reporting an error while DEPLOYING before the wait
+/// gives up on it (DEPLOY_FAILED ends the wait at once).
+pub const APP_ERROR_PATIENCE: Duration = Duration::from_secs(90);
+
+/// Whether an application's trouble ends the wait: DEPLOY_FAILED at once, an error message
+/// while DEPLOYING after `APP_ERROR_PATIENCE`. `since` is when the trouble was first seen.
+fn app_gives_up(progress: &Progress, since: &mut Option<Instant>, name: &str) -> Option<Error> {
+    let Some((app, failed, message)) = &progress.app_trouble else {
+        *since = None;
+        return None;
+    };
+    let first_seen = *since.get_or_insert_with(Instant::now);
+    if *failed {
+        return Some(Error::failed(format!(
+            "Serve application {app} of rayservice/{name} is DEPLOY_FAILED: {message}"
+        )));
+    }
+    (first_seen.elapsed() >= APP_ERROR_PATIENCE).then(|| {
+        Error::failed(format!(
+            "Serve application {app} of rayservice/{name} has reported an error for {} s while deploying: {message}",
+            APP_ERROR_PATIENCE.as_secs()
+        ))
+    })
+}
+
+/// Waits until the RayService is Ready, or fails after `timeout` saying where it got stuck,
+/// or sooner when a Serve application cannot deploy (`app_gives_up`).
 pub async fn until_ready(
     cluster: &Cluster,
     namespace: &str,
@@ -184,6 +217,9 @@ pub async fn until_ready(
     tokio::pin!(deadline);
     let mut rs_stream = rs_stream;
     let mut pod_stream = pod_store_stream;
+    let mut trouble_since = None;
+    // Wakes the loop while an application's error ages, when no event comes.
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {
             ev = rs_stream.try_next() => match ev {
@@ -203,6 +239,7 @@ pub async fn until_ready(
                 Ok(None) => break,
                 Err(_) => continue,
             },
+            _ = tick.tick() => {}
             _ = &mut deadline => {
                 reporter.finish();
                 let stuck = STEPS.get(progress.done()).copied().unwrap_or("RayService Ready");
@@ -217,6 +254,12 @@ pub async fn until_ready(
         let list: Vec<Pod> = pods.values().cloned().collect();
         progress.update_from_pods(&list);
         reporter.show(&progress);
+        if !progress.ready
+            && let Some(e) = app_gives_up(&progress, &mut trouble_since, name)
+        {
+            reporter.finish();
+            return Err(e);
+        }
         if progress.done() == STEPS.len() {
             reporter.finish();
             eprintln!(
@@ -230,4 +273,41 @@ pub async fn until_ready(
     Err(Error::failed(format!(
         "watch of rayservice/{name} ended unexpectedly"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn troubled(failed: bool) -> Progress {
+        Progress {
+            app_trouble: Some(("fruit".into(), failed, "No module named 'x'".into())),
+            ..Progress::default()
+        }
+    }
+
+    #[test]
+    fn deploy_failed_ends_the_wait_at_once_with_the_message() {
+        let mut since = None;
+        let e = app_gives_up(&troubled(true), &mut since, "rs").expect("gives up");
+        let text = e.to_string();
+        assert!(text.contains("fruit"), "{text}");
+        assert!(
+            text.contains("DEPLOY_FAILED: No module named 'x'"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_error_while_deploying_ends_the_wait_only_after_the_patience() {
+        let mut since = None;
+        assert!(app_gives_up(&troubled(false), &mut since, "rs").is_none());
+        assert!(since.is_some());
+        since = Some(Instant::now() - APP_ERROR_PATIENCE);
+        let e = app_gives_up(&troubled(false), &mut since, "rs").expect("gives up");
+        assert!(e.to_string().contains("while deploying"), "{e}");
+        // Trouble gone: the clock starts again.
+        assert!(app_gives_up(&Progress::default(), &mut since, "rs").is_none());
+        assert!(since.is_none());
+    }
 }

@@ -59,6 +59,13 @@ fn round(n: u32, failures: u64, recovery: Option<f64>) -> Round {
         } else {
             vec!["no full recovery within 300 s".into()]
         },
+        // A round that did not recover carries why the head is not Ready.
+        diagnosis: recovery.is_none().then(|| rayha::status::HeadDiagnosis {
+            pod: Some("rs-head-new".into()),
+            cause: "the Ray dashboard does not answer on :8265".into(),
+            fix: "set RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT".into(),
+            evidence: vec!["restarts 0".into()],
+        }),
     }
 }
 

@@ -36,6 +36,8 @@ pub struct Followed {
     pub recovered_at: Option<Instant>,
     pub replacement: Option<String>,
     pub timeline: Vec<Event>,
+    /// A Serve application that failed to deploy (the round ends at once; nothing will come back).
+    pub app_failed: Option<String>,
 }
 
 /// Follows until full recovery plus `settle` (under load: what breaks late, such as a GCS that
@@ -100,6 +102,10 @@ pub async fn follow(d: &Drill<'_>, w: Watch<'_>) -> Result<Followed> {
                 .seen
                 .endpoints_ready
                 .is_some_and(|n| n >= w.expected_endpoints);
+        // An application that failed to deploy does not come back by waiting.
+        if recovered_at.is_none() && obs.seen.app_failed.is_some() {
+            return Ok(obs.end(None));
+        }
         if recovered_at.is_none() && obs.recovered() && endpoints_back {
             let now = Instant::now();
             recovered_at = Some(now);
@@ -178,6 +184,7 @@ struct Seen {
     endpoints_ready: Option<usize>,
     rs_ready: Option<bool>,
     apps_running: Option<bool>,
+    app_failed: Option<String>,
     /// Ray pods present before the kill (name → restarts) other than the victim: a restart is
     /// collateral, and none of them is a replacement.
     restarts: BTreeMap<String, i32>,
@@ -227,6 +234,7 @@ impl<'a> Observer<'a> {
             recovered_at,
             replacement: self.seen.new_pod.map(|p| p.0),
             timeline: self.timeline,
+            app_failed: self.seen.app_failed,
         }
     }
 
@@ -323,6 +331,16 @@ impl<'a> Observer<'a> {
             self.note(t, event.into());
         }
         self.seen.apps_running = Some(running);
+        if self.seen.app_failed.is_none()
+            && let Some((app, a)) = rs.troubled_apps().into_iter().find(|(_, a)| a.failed())
+        {
+            let failed = format!(
+                "Serve application {app} DEPLOY_FAILED: {}",
+                a.message_line()
+            );
+            self.note(t, failed.clone());
+            self.seen.app_failed = Some(failed);
+        }
     }
 }
 

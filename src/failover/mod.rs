@@ -154,7 +154,7 @@ async fn rounds(d: &Drill<'_>, report: &mut Report) -> Result<()> {
                 _ = d.stop.wait() => break,
             }
         }
-        let r = round::run(d, round).await?;
+        let mut r = round::run(d, round).await?;
         eprintln!(
             "round {round}: {} request(s), {} failure(s), recovery {}",
             r.requests.requests,
@@ -162,9 +162,28 @@ async fn rounds(d: &Drill<'_>, report: &mut Report) -> Result<()> {
             r.recovery_s
                 .map_or("not reached".into(), |s| format!("{s:.1} s"))
         );
+        let unrecovered = r.recovery_s.is_none() && !d.stop.stopped();
+        if unrecovered {
+            r.diagnosis = diagnose(d).await;
+            if let Some(diag) = &r.diagnosis {
+                eprint!("{}", diag.render());
+            }
+        }
         report.rounds.push(r);
+        // A round that did not recover ends the drill: the next would only wait on the same
+        // broken state (and kill what is left of it).
+        if unrecovered {
+            eprintln!("round {round} did not recover: no further rounds");
+            break;
+        }
     }
     Ok(())
+}
+
+/// Why the RayService did not come back, as `status` would say it.
+async fn diagnose(d: &Drill<'_>) -> Option<crate::status::HeadDiagnosis> {
+    let facts = crate::status::gather(d.cluster, &d.args.name).await.ok()?;
+    crate::status::diagnose_head(d.cluster, &facts).await
 }
 
 #[cfg(test)]

@@ -53,6 +53,9 @@ pub struct Round {
     pub survival: Survival,
     pub passed: bool,
     pub reasons: Vec<String>,
+    /// Why the head is not Ready, for a round that did not recover (the drill ends there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<crate::status::HeadDiagnosis>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -270,6 +273,9 @@ pub fn render_text(report: &Report) -> String {
                         .map_or("-".into(), |l| format!("{:.1} ms", l.p99)),
                 ));
             }
+        }
+        if let Some(d) = &r.diagnosis {
+            out.push_str(&d.render());
         }
         out.push_str(&format!(
             "  longest without a success: {:.2} s\n",

@@ -132,6 +132,7 @@ pub async fn run(d: &Drill<'_>, round: u32) -> Result<Round> {
             recovered_at: None,
             replacement: None,
             timeline: Vec::new(),
+            app_failed: None,
         }
     } else {
         delete(d, &victim.name).await?;
@@ -156,6 +157,7 @@ pub async fn run(d: &Drill<'_>, round: u32) -> Result<Round> {
         recovered_at,
         replacement,
         mut timeline,
+        app_failed,
     } = followed;
     if let Some(t) = recovered_at {
         timeline.push(Event {
@@ -176,6 +178,7 @@ pub async fn run(d: &Drill<'_>, round: u32) -> Result<Round> {
     let survival = verdict::survival(&before, &after, d.target, &victim.name);
     let recovery_s = recovered_at.map(|t| secs(kill_at, t));
     let mut reasons = verdict::recovery(d, recovery_s);
+    reasons.extend(app_failed);
     reasons.extend(verdict::collateral(d.target, &before, &after, &survival));
     Ok(Round {
         round,
@@ -194,6 +197,7 @@ pub async fn run(d: &Drill<'_>, round: u32) -> Result<Round> {
         survival,
         passed: reasons.is_empty(),
         reasons,
+        diagnosis: None,
     })
 }
 

@@ -21,6 +21,9 @@ pub struct Status {
     pub facts: Facts,
     pub checks: Vec<HaCheck>,
     pub healthy: bool,
+    /// Why the head is not Ready, when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head_diagnosis: Option<super::HeadDiagnosis>,
 }
 
 fn check(id: &'static str, ok: bool, message: String) -> HaCheck {

@@ -16,9 +16,11 @@ use crate::rayservice::{self};
 
 mod checks;
 mod facts;
+mod head;
 
 pub use checks::*;
 pub use facts::*;
+pub use head::{HeadDiagnosis, diagnose_head};
 
 pub fn run(args: StatusArgs, global: &GlobalArgs) -> Result<Outcome> {
     let runtime = crate::cluster::runtime(false)?;
@@ -37,10 +39,12 @@ async fn status_of(cluster: &Cluster, name: &str) -> Result<Status> {
     let facts = gather(cluster, name).await?;
     let checks = evaluate(&facts);
     let healthy = checks.iter().all(|c| c.level == Level::Pass);
+    let head_diagnosis = diagnose_head(cluster, &facts).await;
     Ok(Status {
         facts,
         checks,
         healthy,
+        head_diagnosis,
     })
 }
 
@@ -147,6 +151,10 @@ pub fn render_text(s: &Status) -> String {
             p.ready,
             p.restarts
         ));
+    }
+    if let Some(d) = &s.head_diagnosis {
+        out.push_str("Head\n");
+        out.push_str(&d.render());
     }
     out.push_str(&format!("Endpoints of {}-serve-svc\n", f.name));
     for e in &f.serve_endpoints {

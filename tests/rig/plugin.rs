@@ -2,6 +2,7 @@
 //! `query` against a real API server and the real KubeRay operator (real Ray for the `real_ray`
 //! trials, in real_ray.rs).
 
+mod guide;
 mod real_ray;
 
 use std::process::Output;
@@ -50,6 +51,16 @@ pub const TRIALS: &[Check] = &[
     Check {
         name: "plugin::real_ray_failover_without_gcs_ft",
         run: real_ray::real_ray_failover_without_gcs_ft,
+        real_pods: true,
+    },
+    Check {
+        name: "plugin::guide_manifest_as_written",
+        run: guide::guide_manifest_as_written,
+        real_pods: true,
+    },
+    Check {
+        name: "plugin::apply_fails_fast_when_the_app_cannot_deploy",
+        run: guide::apply_fails_fast_when_the_app_cannot_deploy,
         real_pods: true,
     },
 ];
