@@ -12,6 +12,7 @@ use super::report::{Event, Phases, Round};
 use super::{Drill, now_unix, verdict};
 use crate::cluster::KubeContext;
 use crate::error::{Error, Result};
+use crate::load::series::Series;
 use crate::load::stats::Recorder;
 use crate::load::{self, Requesters, Sample, Shape, StopHandle};
 use crate::status;
@@ -29,6 +30,7 @@ struct Recorders {
     before: Recorder,
     during: Recorder,
     after: Recorder,
+    series: Series,
     during_used: bool,
     after_used: bool,
 }
@@ -58,11 +60,13 @@ fn consume(
             before: Recorder::new(start),
             during: Recorder::new(start),
             after: Recorder::new(start),
+            series: Series::new(start),
             during_used: false,
             after_used: false,
         };
         while let Some(s) = rx.recv().await {
             r.all.record(&s);
+            r.series.record(&s);
             let b = bounds.lock().expect("boundaries lock");
             match (b.kill, b.recovered) {
                 (Some(k), _) if s.intended < k => r.before.record(&s),
@@ -191,6 +195,7 @@ pub async fn run(d: &Drill<'_>, round: u32) -> Result<Round> {
             during: recorders.during_used.then(|| recorders.during.summary()),
             after: recorders.after_used.then(|| recorders.after.summary()),
         },
+        series: Some(recorders.series.data(kill_at)),
         survival,
         passed: reasons.is_empty(),
         reasons,

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod http;
 pub mod port_forward;
 pub mod proxy;
+pub mod series;
 pub mod stats;
 
 use std::net::SocketAddr;

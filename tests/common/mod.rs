@@ -17,6 +17,31 @@ pub fn kuberay_data(file: &str) -> PathBuf {
         .join(file)
 }
 
+/// The rig's real failover reports kept as test data (`tests/data/failover-report-rig-*.json`),
+/// oldest first: a new one is added by dropping the file in.
+pub fn rig_reports() -> Vec<(PathBuf, Value)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("failover-report-rig-")
+                && p.extension().is_some_and(|e| e == "json")
+        })
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let v = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            (p, v)
+        })
+        .collect()
+}
+
 pub fn run(args: &[&str]) -> Output {
     run_with_stdin(args, None)
 }
