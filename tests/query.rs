@@ -135,6 +135,7 @@ fn each_failure_is_counted_under_its_cause_and_timed_like_the_server_log() {
         })
     };
     let url = format!("http://127.0.0.1:{port}/fruit/");
+    let page = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("query-report.html");
     let out = run(&[
         "query",
         "--url",
@@ -147,6 +148,8 @@ fn each_failure_is_counted_under_its_cause_and_timed_like_the_server_log() {
         "json",
         "--max-failures",
         "0",
+        "--report",
+        page.to_str().unwrap(),
     ]);
     rt.block_on(server).unwrap();
     assert_eq!(
@@ -216,6 +219,36 @@ fn each_failure_is_counted_under_its_cause_and_timed_like_the_server_log() {
             "{m:?} window ends at {end:.3}, server at {to:.3}"
         );
     }
+    // The series counts every request, and its failing buckets hold the failure windows
+    // (t = 0 at the start); the page marks exactly those buckets.
+    let series = &report["series"];
+    let sum = |k: &str| -> u64 {
+        series[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        sum("successes") + sum("failures"),
+        s["requests"].as_u64().unwrap()
+    );
+    assert_eq!(sum("failures"), s["failures"].as_u64().unwrap());
+    let failing = failing_buckets(series);
+    for w in windows {
+        let (from, to) = (w["start_s"].as_f64().unwrap(), w["end_s"].as_f64().unwrap());
+        assert!(
+            failing
+                .iter()
+                .any(|(t0, t1, _)| *t0 <= from + 0.05 && *t1 >= from - 0.05 && *t0 <= to),
+            "window {from:.2}..{to:.2} s has no failing bucket: {failing:?}"
+        );
+    }
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(fail_rects(&html).len(), failing.len());
+    assert!(html.contains("verdict fail\">FAIL"));
+
     // The longest stretch without a success is about one failing phase.
     let gap = s["longest_without_success_s"].as_f64().unwrap();
     assert!((0.25..=0.40).contains(&gap), "{gap}");

@@ -166,8 +166,8 @@ pub fn finish(report: &mut Report) {
 pub(super) fn emit(report: &Report, args: &FailoverArgs) -> Result<()> {
     let json = serde_json::to_string_pretty(report).expect("report serialises") + "\n";
     if let Some(path) = &args.report {
-        std::fs::write(path, &json)
-            .map_err(|e| Error::failed(format!("--report {}: {e}", path.display())))?;
+        let saved = crate::render::Saved::Failover(Box::new(report.clone()));
+        crate::render::write_report(path, &saved)?;
     }
     if let Some(path) = &args.junit {
         std::fs::write(path, junit(report))

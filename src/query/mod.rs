@@ -320,6 +320,9 @@ pub fn run(args: QueryArgs, global: &GlobalArgs) -> Result<Outcome> {
         }
     })?;
     print_report(&report, args.output);
+    if let Some(path) = &args.report {
+        crate::render::write_report(path, &crate::render::Saved::Query(Box::new(report.clone())))?;
+    }
     let bounded = args.count.is_some() || args.duration.is_some();
     Ok(ending(report.interrupted, bounded, report.verdict.passed))
 }
