@@ -370,3 +370,51 @@ fn sigterm_ends_a_run_like_ctrl_c() {
     assert_eq!(report["interrupted"], true);
     assert!(report["summary"]["successes"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn the_live_line_shows_on_a_terminal_only_and_not_with_quiet() {
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        panic!("needs util-linux's script(1) for a terminal");
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let l = {
+        let _g = rt.enter();
+        listener(0)
+    };
+    let port = l.local_addr().unwrap().port();
+    rt.spawn(serve(l, Arc::new(Mutex::new(Mode::Ok))));
+    let url = format!("http://127.0.0.1:{port}/fruit/");
+    // A light load: the timing test in this binary runs alongside.
+    let args = [
+        "query",
+        "--url",
+        &url,
+        "--duration",
+        "1500ms",
+        "--rate",
+        "50",
+    ];
+    // Under a terminal (script(1) gives the command a pty and copies what it writes).
+    let on_tty = |extra: &[&str]| {
+        let line = std::iter::once(bin().display().to_string())
+            .chain(args.iter().chain(extra).map(|a| a.to_string()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let out = std::process::Command::new("/usr/bin/script")
+            .args(["-qefc", &line, "/dev/null"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let live = on_tty(&[]);
+    assert!(
+        live.contains("\x1b[2K") && live.contains("requests ") && live.contains("failures 0"),
+        "{live:?}"
+    );
+    assert!(!on_tty(&["--quiet"]).contains("\x1b[2K"));
+    // Piped: nothing but the summary.
+    let piped = run(&args);
+    assert!(piped.status.success());
+    assert!(!stderr(&piped).contains('\r'), "{:?}", stderr(&piped));
+}

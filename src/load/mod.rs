@@ -6,6 +6,7 @@
 
 pub mod engine;
 pub mod http;
+pub mod live;
 pub mod port_forward;
 pub mod proxy;
 pub mod series;

@@ -4,7 +4,7 @@
 
 pub mod pod;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -362,7 +362,7 @@ async fn collect(
     start: Instant,
     end_at_last_sample: bool,
 ) -> Report {
-    let live = std::io::stderr().is_terminal() && !args.print_each;
+    let live = crate::load::live::Live::wanted(args.quiet) && !args.print_each;
     let mut recorder = Recorder::new(start);
     let mut series = Series::new(start);
     let mut last_finished: Option<Instant> = None;
@@ -419,7 +419,8 @@ fn print_live(r: &Recorder, start: Instant) {
             .map_or("-".to_string(), |v| format!("{v:.2}ms"))
     };
     eprint!(
-        "\r\x1b[2Krequests {}  failures {}  rate {:.0}/s  p50 {}  p99 {}",
+        "\r\x1b[2K{:.0} s  requests {}  failures {}  rate {:.0}/s  p50 {}  p99 {}",
+        start.elapsed().as_secs_f64(),
         r.requests(),
         r.failures(),
         r.requests() as f64 / elapsed,
