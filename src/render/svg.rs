@@ -520,7 +520,7 @@ pub fn recovery(rounds: &[(u32, Option<f64>)], stats: Option<(f64, f64, f64)>) -
             );
         }
     }
-    s.push_str(r#"<g class="axis-x">"#);
+    s.push_str(r#"<g class="axis-x axis-recovery">"#);
     let mut v = 0.0;
     while v <= top + 1e-9 {
         let _ = write!(
