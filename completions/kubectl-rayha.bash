@@ -46,6 +46,9 @@ _kubectl__rayha() {
             kubectl__rayha,query)
                 cmd="kubectl__rayha__subcmd__query"
                 ;;
+            kubectl__rayha,report)
+                cmd="kubectl__rayha__subcmd__report"
+                ;;
             kubectl__rayha,status)
                 cmd="kubectl__rayha__subcmd__status"
                 ;;
@@ -79,6 +82,9 @@ _kubectl__rayha() {
             kubectl__rayha__subcmd__help,query)
                 cmd="kubectl__rayha__subcmd__help__subcmd__query"
                 ;;
+            kubectl__rayha__subcmd__help,report)
+                cmd="kubectl__rayha__subcmd__help__subcmd__report"
+                ;;
             kubectl__rayha__subcmd__help,status)
                 cmd="kubectl__rayha__subcmd__help__subcmd__status"
                 ;;
@@ -89,7 +95,7 @@ _kubectl__rayha() {
 
     case "${cmd}" in
         kubectl__rayha)
-            opts="-n -h -V --namespace --context --kubeconfig --help --version generate lint apply status list delete failover query completion __complete help"
+            opts="-n -h -V --namespace --context --kubeconfig --help --version generate lint apply status list delete failover query report completion __complete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -383,7 +389,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__failover)
-            opts="-y -d -c -o -n -h --yes --force --target --grace-period --warmup --settle --recovery-timeout --max-failures --max-recovery --rounds --url --path --data --expect --concurrency --request-timeout --keep-alive --output --report --junit --namespace --context --kubeconfig --help"
+            opts="-y -d -c -o -q -n -h --yes --force --target --grace-period --warmup --settle --recovery-timeout --max-failures --max-recovery --rounds --url --path --data --expect --concurrency --request-timeout --keep-alive --output --report --quiet --junit --namespace --context --kubeconfig --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -647,7 +653,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__help)
-            opts="generate lint apply status list delete failover query completion __complete help"
+            opts="generate lint apply status list delete failover query report completion __complete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -800,6 +806,20 @@ _kubectl__rayha() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kubectl__subcmd__rayha__subcmd__help__subcmd__report)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kubectl__subcmd__rayha__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -891,7 +911,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__query)
-            opts="-X -d -H -c -o -n -h --url --via --pod --path --method --data --data-file --header --expect --expect-status --concurrency --rate --count --duration --timeout --keep-alive --print-each --max-failures --output --namespace --context --kubeconfig --help"
+            opts="-X -d -H -c -o -q -n -h --url --via --pod --path --method --data --data-file --header --expect --expect-status --concurrency --rate --count --duration --timeout --keep-alive --print-each --max-failures --output --report --quiet --namespace --context --kubeconfig --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -987,6 +1007,52 @@ _kubectl__rayha() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kubectl__subcmd__rayha__subcmd__report)
+            opts="-o -n -h --output --output-file --namespace --context --kubeconfig --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "text json html" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json html" -- "${cur}"))
+                    return 0
+                    ;;
+                --output-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --namespace)

@@ -37,6 +37,7 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "list" -
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "delete" -d 'Delete everything kubectl-rayha created for a RayService (by its instance label)'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "failover" -d 'The head-failure drill: query while the head pod is deleted, time the recovery, gate on it'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "query" -d 'Send the guide\'s request in a loop (one in flight by default) and measure the answers'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "report" -d 'Render a saved failover or query report (text, JSON, HTML), or compare two side by side'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "__complete" -d 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -165,7 +166,7 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l request-timeout -d 'Per-request timeout' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s o -l output -d 'Output format of the report' -r -f -a "text\t''
 json\t''"
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l report -d 'Also write the whole report as JSON to FILE' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l report -d 'Also write the whole report to FILE: a self-contained HTML page when FILE ends in .html, else JSON' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l junit -d 'Also write a JUnit XML file (one test case per round) for CI systems' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l context -d 'Name of the kubeconfig context to use' -r
@@ -173,6 +174,7 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s y -l yes -d 'Do not ask for confirmation'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l force -d 'Run the drill even without GCS fault tolerance (to see what it costs)'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l keep-alive -d 'With --url: reuse connections (by default each request opens a fresh one)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s q -l quiet -d 'No live line on the terminal and no progress notes on stderr'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l url -d 'Query this URL directly instead (ingress, load balancer, a local port)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l via -d 'How to reach NAME: proxy, pod (a tester pod in the cluster) or port-forward (one pod) [default: proxy]' -r -f -a "proxy\t'Through the API server\'s service proxy to <NAME>-serve-svc (no port-forward, no ingress)'
@@ -196,11 +198,21 @@ false\t''"
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l max-failures -d 'Exit 1 when more than N requests fail' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s o -l output -d 'Output format of the summary' -r -f -a "text\t''
 json\t''"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l report -d 'Also write the whole report to FILE: a self-contained HTML page when FILE ends in .html, else JSON' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l print-each -d 'Print the guide\'s `req_index : N, num_fail: F` line for every request'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s q -l quiet -d 'No live line on the terminal'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand report" -s o -l output -d 'Output format' -r -f -a "text\t''
+json\t''
+html\t'One self-contained page: inline SVG charts, no script, nothing fetched'"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand report" -l output-file -d 'Write to FILE instead of standard output' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand report" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand report" -l context -d 'Name of the kubeconfig context to use' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand report" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand report" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
@@ -209,14 +221,15 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" 
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -s h -l help -d 'Print help'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "lint" -d 'Check RayService manifests against the HA invariants and explain each miss'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "apply" -d 'Server-side apply the HA bundle (or -f FILE): preflight, dry run, ordered apply, wait for Ready'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "status" -d 'Show a RayService live: conditions, pods, serve endpoints, Serve replicas, HA checks'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "list" -d 'List the RayServices kubectl-rayha manages, with Ready and the HA verdict'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "delete" -d 'Delete everything kubectl-rayha created for a RayService (by its instance label)'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "failover" -d 'The head-failure drill: query while the head pod is deleted, time the recovery, gate on it'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "query" -d 'Send the guide\'s request in a loop (one in flight by default) and measure the answers'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "completion" -d 'Print a shell completion script'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "__complete" -d 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query completion __complete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query report completion __complete help" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query report completion __complete help" -f -a "lint" -d 'Check RayService manifests against the HA invariants and explain each miss'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query report completion __complete help" -f -a "apply" -d 'Server-side apply the HA bundle (or -f FILE): preflight, dry run, ordered apply, wait for Ready'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query report completion __complete help" -f -a "status" -d 'Show a RayService live: conditions, pods, serve endpoints, Serve replicas, HA checks'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query report completion __complete help" -f -a "list" -d 'List the RayServices kubectl-rayha manages, with Ready and the HA verdict'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query report completion __complete help" -f -a "delete" -d 'Delete everything kubectl-rayha created for a RayService (by its instance label)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query report completion __complete help" -f -a "failover" -d 'The head-failure drill: query while the head pod is deleted, time the recovery, gate on it'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query report completion __complete help" -f -a "query" -d 'Send the guide\'s request in a loop (one in flight by default) and measure the answers'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query report completion __complete help" -f -a "report" -d 'Render a saved failover or query report (text, JSON, HTML), or compare two side by side'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query report completion __complete help" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query report completion __complete help" -f -a "__complete" -d 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query report completion __complete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

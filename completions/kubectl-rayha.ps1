@@ -37,6 +37,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete everything kubectl-rayha created for a RayService (by its instance label)')
             [CompletionResult]::new('failover', 'failover', [CompletionResultType]::ParameterValue, 'The head-failure drill: query while the head pod is deleted, time the recovery, gate on it')
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Send the guide''s request in a loop (one in flight by default) and measure the answers')
+            [CompletionResult]::new('report', 'report', [CompletionResultType]::ParameterValue, 'Render a saved failover or query report (text, JSON, HTML), or compare two side by side')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('__complete', '__complete', [CompletionResultType]::ParameterValue, 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -195,7 +196,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'Per-request timeout')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of the report')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of the report')
-            [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Also write the whole report as JSON to FILE')
+            [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Also write the whole report to FILE: a self-contained HTML page when FILE ends in .html, else JSON')
             [CompletionResult]::new('--junit', '--junit', [CompletionResultType]::ParameterName, 'Also write a JUnit XML file (one test case per round) for CI systems')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
@@ -205,6 +206,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Run the drill even without GCS fault tolerance (to see what it costs)')
             [CompletionResult]::new('--keep-alive', '--keep-alive', [CompletionResultType]::ParameterName, 'With --url: reuse connections (by default each request opens a fresh one)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No live line on the terminal and no progress notes on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No live line on the terminal and no progress notes on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -233,11 +236,26 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('--max-failures', '--max-failures', [CompletionResultType]::ParameterName, 'Exit 1 when more than N requests fail')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of the summary')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of the summary')
+            [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Also write the whole report to FILE: a self-contained HTML page when FILE ends in .html, else JSON')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Name of the kubeconfig context to use')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
             [CompletionResult]::new('--print-each', '--print-each', [CompletionResultType]::ParameterName, 'Print the guide''s `req_index : N, num_fail: F` line for every request')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No live line on the terminal')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No live line on the terminal')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'kubectl-rayha;report' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output-file', '--output-file', [CompletionResultType]::ParameterName, 'Write to FILE instead of standard output')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace for the objects (default: the context''s namespace)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Name of the kubeconfig context to use')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -269,6 +287,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete everything kubectl-rayha created for a RayService (by its instance label)')
             [CompletionResult]::new('failover', 'failover', [CompletionResultType]::ParameterValue, 'The head-failure drill: query while the head pod is deleted, time the recovery, gate on it')
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Send the guide''s request in a loop (one in flight by default) and measure the answers')
+            [CompletionResult]::new('report', 'report', [CompletionResultType]::ParameterValue, 'Render a saved failover or query report (text, JSON, HTML), or compare two side by side')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('__complete', '__complete', [CompletionResultType]::ParameterValue, 'Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -296,6 +315,9 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             break
         }
         'kubectl-rayha;help;query' {
+            break
+        }
+        'kubectl-rayha;help;report' {
             break
         }
         'kubectl-rayha;help;completion' {

@@ -57,6 +57,8 @@ pub enum Command {
     Failover(Box<FailoverArgs>),
     /// Send the guide's request in a loop (one in flight by default) and measure the answers
     Query(Box<QueryArgs>),
+    /// Render a saved failover or query report (text, JSON, HTML), or compare two side by side
+    Report(ReportArgs),
     /// Print a shell completion script
     Completion(CompletionArgs),
     /// Cobra-style completion protocol used by kubectl (kubectl_complete-rayha)
@@ -312,9 +314,12 @@ pub struct FailoverArgs {
     /// Output format of the report
     #[arg(short = 'o', long, value_enum, default_value_t = QueryOutput::Text)]
     pub output: QueryOutput,
-    /// Also write the whole report as JSON to FILE
+    /// Also write the whole report to FILE: a self-contained HTML page when FILE ends in .html, else JSON
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// No live line on the terminal and no progress notes on stderr
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Also write a JUnit XML file (one test case per round) for CI systems
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -426,6 +431,34 @@ pub struct QueryArgs {
     /// Output format of the summary
     #[arg(short = 'o', long, value_enum, default_value_t = QueryOutput::Text)]
     pub output: QueryOutput,
+    /// Also write the whole report to FILE: a self-contained HTML page when FILE ends in .html, else JSON
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// No live line on the terminal
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ReportOutput {
+    #[default]
+    Text,
+    Json,
+    /// One self-contained page: inline SVG charts, no script, nothing fetched
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A saved report (failover or query, -o json or --report FILE.json); a second one compares them side by side
+    #[arg(value_name = "FILE.json", required = true, num_args = 1..=2)]
+    pub files: Vec<PathBuf>,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = ReportOutput::Text)]
+    pub output: ReportOutput,
+    /// Write to FILE instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -15,6 +15,8 @@ pub mod load;
 pub mod params;
 pub mod query;
 pub mod rayservice;
+pub mod render;
+pub mod report;
 pub mod serve_config;
 pub mod status;
 pub mod templates;

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use rayha::cli::{Cli, Command};
 use rayha::{
-    Error, Outcome, apply, completion, delete, failover, generate, lint, list, query, status,
+    Error, Outcome, apply, completion, delete, failover, generate, lint, list, query, report,
+    status,
 };
 
 fn main() -> ExitCode {
@@ -52,6 +53,7 @@ fn dispatch(cli: Cli) -> Result<Outcome, Error> {
         Command::Delete(args) => delete::run(args, global),
         Command::Failover(args) => failover::run(*args, global),
         Command::Query(args) => query::run(*args, global),
+        Command::Report(args) => report::run(args),
         Command::Completion(args) => completion::run(args.shell),
         Command::Complete(args) => completion::run_complete(&args.words),
     }

@@ -44,6 +44,19 @@ const TEMPLATES: &[(&str, &str)] = &[
         "tester-pod.yaml.j2",
         include_str!("../templates/tester-pod.yaml.j2"),
     ),
+    ("_page.html.j2", include_str!("../templates/_page.html.j2")),
+    (
+        "_report.html.j2",
+        include_str!("../templates/_report.html.j2"),
+    ),
+    (
+        "report.html.j2",
+        include_str!("../templates/report.html.j2"),
+    ),
+    (
+        "compare.html.j2",
+        include_str!("../templates/compare.html.j2"),
+    ),
 ];
 
 /// The tester's query loop, shipped in the tester ConfigMap.

@@ -101,6 +101,7 @@ fn kubectl_completes_subcommands_flags_and_values_through_kubectl_complete_rayha
             "delete",
             "failover",
             "query",
+            "report",
             "completion"
         ]
     );

@@ -4,7 +4,11 @@
 mod common;
 
 use rayha::failover::{self, Event, Phases, Report, Round, Survival};
+use std::time::{Duration, Instant};
+
+use rayha::load::series::{Series, SeriesData};
 use rayha::load::stats::Recorder;
+use rayha::load::{Cause, Sample};
 use serde_json::Value;
 
 fn schema() -> jsonschema::Validator {
@@ -19,6 +23,23 @@ fn empty_summary() -> rayha::load::stats::Summary {
     let mut r = Recorder::new(start);
     r.finish(start);
     r.summary()
+}
+
+/// Five seconds before the kill and ten after, `failures` of them in the second after the kill.
+fn series(failures: u64) -> SeriesData {
+    let start = Instant::now();
+    let mut s = Series::new(start);
+    for ms in (0..15_000u64).step_by(10) {
+        let intended = start + Duration::from_millis(ms);
+        let failed = (5_000..6_000).contains(&ms) && ms < 5_000 + failures * 10;
+        s.record(&Sample {
+            index: 0,
+            intended,
+            finished: intended + Duration::from_millis(3),
+            outcome: if failed { Err(Cause::Timeout) } else { Ok(()) },
+        });
+    }
+    s.data(start + Duration::from_secs(5))
 }
 
 fn round(n: u32, failures: u64, recovery: Option<f64>) -> Round {
@@ -49,6 +70,7 @@ fn round(n: u32, failures: u64, recovery: Option<f64>) -> Round {
             during: Some(requests),
             after: None,
         },
+        series: Some(series(failures)),
         survival: Survival {
             replicas_unchanged: true,
             ..Default::default()
@@ -71,7 +93,7 @@ fn round(n: u32, failures: u64, recovery: Option<f64>) -> Round {
 
 fn report(rounds: Vec<Round>, max_failures: u64) -> Report {
     let mut r = Report {
-        schema: failover::REPORT_SCHEMA_ID,
+        schema: failover::REPORT_SCHEMA_ID.into(),
         rayservice: "rs".into(),
         namespace: "ns".into(),
         target: "head".into(),
@@ -135,19 +157,46 @@ fn reports_validate_against_the_documented_schema() {
             .collect();
         assert!(errors.is_empty(), "{errors:#?}");
     }
-    // A real report from the rig (2026-11-26, one round whose new head never became Ready).
-    let rig: Value =
-        serde_json::from_str(include_str!("data/failover-report-rig-2026-11-26.json")).unwrap();
-    let errors: Vec<String> = v
-        .iter_errors(&rig)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    assert_eq!(rig["passed"], false);
-    // The schema can fail: a report without its verdict is refused.
-    let mut broken = rig.clone();
-    broken.as_object_mut().unwrap().remove("passed");
-    assert!(!v.is_valid(&broken));
+    // Real reports from the rig (tests/data/failover-report-rig-*.json; older ones lack newer
+    // optional fields such as `series`).
+    let rig_reports = common::rig_reports();
+    assert!(!rig_reports.is_empty(), "no rig report in tests/data");
+    for (path, rig) in &rig_reports {
+        let errors: Vec<String> = v
+            .iter_errors(rig)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
+        // The schema can fail: a report without its verdict is refused.
+        let mut broken = rig.clone();
+        broken.as_object_mut().unwrap().remove("passed");
+        assert!(!v.is_valid(&broken));
+    }
+}
+
+#[test]
+fn the_schema_covers_the_time_series() {
+    let v = schema();
+    let good = serde_json::to_value(report(vec![round(1, 3, Some(3.0))], 0)).unwrap();
+    assert!(v.is_valid(&good));
+    let series = &good["rounds"][0]["series"];
+    assert_eq!(series["start_s"], -5.0);
+    assert_eq!(
+        series["failures"][50], 3,
+        "the failures sit in the bucket at t = 0"
+    );
+    let broken = |path: &str, value: Value| {
+        let mut r = good.clone();
+        *r.pointer_mut(path).unwrap() = value;
+        v.is_valid(&r)
+    };
+    assert!(!broken("/rounds/0/series/width_s", 0.into()));
+    assert!(!broken("/rounds/0/series/failures/0", (-1).into()));
+    assert!(!broken("/rounds/0/series/p50_ms/0", "fast".into()));
+    assert!(!broken(
+        "/rounds/0/series/successes",
+        serde_json::json!(vec![1; 601])
+    ));
 }
 
 #[test]

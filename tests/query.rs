@@ -135,6 +135,7 @@ fn each_failure_is_counted_under_its_cause_and_timed_like_the_server_log() {
         })
     };
     let url = format!("http://127.0.0.1:{port}/fruit/");
+    let page = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("query-report.html");
     let out = run(&[
         "query",
         "--url",
@@ -147,6 +148,8 @@ fn each_failure_is_counted_under_its_cause_and_timed_like_the_server_log() {
         "json",
         "--max-failures",
         "0",
+        "--report",
+        page.to_str().unwrap(),
     ]);
     rt.block_on(server).unwrap();
     assert_eq!(
@@ -216,6 +219,36 @@ fn each_failure_is_counted_under_its_cause_and_timed_like_the_server_log() {
             "{m:?} window ends at {end:.3}, server at {to:.3}"
         );
     }
+    // The series counts every request, and its failing buckets hold the failure windows
+    // (t = 0 at the start); the page marks exactly those buckets.
+    let series = &report["series"];
+    let sum = |k: &str| -> u64 {
+        series[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        sum("successes") + sum("failures"),
+        s["requests"].as_u64().unwrap()
+    );
+    assert_eq!(sum("failures"), s["failures"].as_u64().unwrap());
+    let failing = failing_buckets(series);
+    for w in windows {
+        let (from, to) = (w["start_s"].as_f64().unwrap(), w["end_s"].as_f64().unwrap());
+        assert!(
+            failing
+                .iter()
+                .any(|(t0, t1, _)| *t0 <= from + 0.05 && *t1 >= from - 0.05 && *t0 <= to),
+            "window {from:.2}..{to:.2} s has no failing bucket: {failing:?}"
+        );
+    }
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(fail_rects(&html).len(), failing.len());
+    assert!(html.contains("verdict fail\">FAIL"));
+
     // The longest stretch without a success is about one failing phase.
     let gap = s["longest_without_success_s"].as_f64().unwrap();
     assert!((0.25..=0.40).contains(&gap), "{gap}");
@@ -336,4 +369,52 @@ fn sigterm_ends_a_run_like_ctrl_c() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["interrupted"], true);
     assert!(report["summary"]["successes"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn the_live_line_shows_on_a_terminal_only_and_not_with_quiet() {
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        panic!("needs util-linux's script(1) for a terminal");
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let l = {
+        let _g = rt.enter();
+        listener(0)
+    };
+    let port = l.local_addr().unwrap().port();
+    rt.spawn(serve(l, Arc::new(Mutex::new(Mode::Ok))));
+    let url = format!("http://127.0.0.1:{port}/fruit/");
+    // A light load: the timing test in this binary runs alongside.
+    let args = [
+        "query",
+        "--url",
+        &url,
+        "--duration",
+        "1500ms",
+        "--rate",
+        "50",
+    ];
+    // Under a terminal (script(1) gives the command a pty and copies what it writes).
+    let on_tty = |extra: &[&str]| {
+        let line = std::iter::once(bin().display().to_string())
+            .chain(args.iter().chain(extra).map(|a| a.to_string()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let out = std::process::Command::new("/usr/bin/script")
+            .args(["-qefc", &line, "/dev/null"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let live = on_tty(&[]);
+    assert!(
+        live.contains("\x1b[2K") && live.contains("requests ") && live.contains("failures 0"),
+        "{live:?}"
+    );
+    assert!(!on_tty(&["--quiet"]).contains("\x1b[2K"));
+    // Piped: nothing but the summary.
+    let piped = run(&args);
+    assert!(piped.status.success());
+    assert!(!stderr(&piped).contains('\r'), "{:?}", stderr(&piped));
 }

@@ -140,7 +140,7 @@ async fn rounds(d: &Drill<'_>, report: &mut Report) -> Result<()> {
             break;
         }
         d.lock.renew().await;
-        if round > 1 {
+        if round > 1 && !d.args.quiet {
             eprintln!(
                 "waiting for rayservice/{} to be fully Ready before round {round}",
                 d.args.name
@@ -155,16 +155,19 @@ async fn rounds(d: &Drill<'_>, report: &mut Report) -> Result<()> {
             }
         }
         let mut r = round::run(d, round).await?;
-        eprintln!(
-            "round {round}: {} request(s), {} failure(s), recovery {}",
-            r.requests.requests,
-            r.requests.failures,
-            r.recovery_s
-                .map_or("not reached".into(), |s| format!("{s:.1} s"))
-        );
+        if !d.args.quiet {
+            eprintln!(
+                "round {round}: {} request(s), {} failure(s), recovery {}",
+                r.requests.requests,
+                r.requests.failures,
+                r.recovery_s
+                    .map_or("not reached".into(), |s| format!("{s:.1} s"))
+            );
+        }
         let unrecovered = r.recovery_s.is_none() && !d.stop.stopped();
         if unrecovered {
             r.diagnosis = diagnose(d).await;
+            // The diagnosis is the drill's result: printed even with --quiet.
             if let Some(diag) = &r.diagnosis {
                 eprint!("{}", diag.render());
             }

@@ -3,20 +3,21 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::{FailoverArgs, QueryOutput};
 use crate::error::{Error, Outcome, Result};
+use crate::load::series::SeriesData;
 use crate::load::stats::Summary;
 
 /// One entry of the timeline, in seconds from the kill (negative before it).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
     pub t_s: f64,
     pub event: String,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Phases {
     pub before: Option<Summary>,
     pub during: Option<Summary>,
@@ -24,7 +25,7 @@ pub struct Phases {
 }
 
 /// Did the cluster keep its state through the kill?
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Survival {
     /// Worker pods (name → restarts) before and after.
     pub workers_before: BTreeMap<String, i32>,
@@ -37,7 +38,7 @@ pub struct Survival {
     pub replicas_unchanged: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Round {
     pub round: u32,
     pub killed_pod: String,
@@ -50,24 +51,27 @@ pub struct Round {
     pub recovery_s: Option<f64>,
     pub requests: Summary,
     pub phases: Phases,
+    /// Requests per time bucket, t = 0 at the kill (absent in reports before it was added).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<SeriesData>,
     pub survival: Survival,
     pub passed: bool,
     pub reasons: Vec<String>,
     /// Why the head is not Ready, for a round that did not recover (the drill ends there).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnosis: Option<crate::status::HeadDiagnosis>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stats {
     pub min: f64,
     pub median: f64,
     pub max: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
-    pub schema: &'static str,
+    pub schema: String,
     pub rayservice: String,
     pub namespace: String,
     pub target: String,
@@ -91,7 +95,7 @@ impl Report {
     /// An empty report of a drill about to start.
     pub fn new(args: &FailoverArgs, namespace: &str, target: &str) -> Report {
         Report {
-            schema: REPORT_SCHEMA_ID,
+            schema: REPORT_SCHEMA_ID.into(),
             rayservice: args.name.clone(),
             namespace: namespace.to_string(),
             target: target.to_string(),
@@ -165,8 +169,8 @@ pub fn finish(report: &mut Report) {
 pub(super) fn emit(report: &Report, args: &FailoverArgs) -> Result<()> {
     let json = serde_json::to_string_pretty(report).expect("report serialises") + "\n";
     if let Some(path) = &args.report {
-        std::fs::write(path, &json)
-            .map_err(|e| Error::failed(format!("--report {}: {e}", path.display())))?;
+        let saved = crate::render::Saved::Failover(Box::new(report.clone()));
+        crate::render::write_report(path, &saved)?;
     }
     if let Some(path) = &args.junit {
         std::fs::write(path, junit(report))

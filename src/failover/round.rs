@@ -12,6 +12,8 @@ use super::report::{Event, Phases, Round};
 use super::{Drill, now_unix, verdict};
 use crate::cluster::KubeContext;
 use crate::error::{Error, Result};
+use crate::load::live::Live;
+use crate::load::series::Series;
 use crate::load::stats::Recorder;
 use crate::load::{self, Requesters, Sample, Shape, StopHandle};
 use crate::status;
@@ -29,6 +31,7 @@ struct Recorders {
     before: Recorder,
     during: Recorder,
     after: Recorder,
+    series: Series,
     during_used: bool,
     after_used: bool,
 }
@@ -46,23 +49,39 @@ impl Recorders {
     }
 }
 
-/// Sorts each sample into its phase by when it was meant to be sent.
+/// Sorts each sample into its phase by when it was meant to be sent, and keeps the live line
+/// (on a terminal, without `--quiet`) current.
 fn consume(
     mut rx: mpsc::UnboundedReceiver<Sample>,
     start: Instant,
     bounds: Arc<Mutex<Boundaries>>,
+    live: Live,
+    round: u32,
 ) -> tokio::task::JoinHandle<Recorders> {
     tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut r = Recorders {
             all: Recorder::new(start),
             before: Recorder::new(start),
             during: Recorder::new(start),
             after: Recorder::new(start),
+            series: Series::new(start),
             during_used: false,
             after_used: false,
         };
-        while let Some(s) = rx.recv().await {
+        loop {
+            let s = tokio::select! {
+                s = rx.recv() => match s {
+                    Some(s) => s,
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    live.set(live_line(round, &r.all, &bounds.lock().expect("boundaries lock")));
+                    continue;
+                }
+            };
             r.all.record(&s);
+            r.series.record(&s);
             let b = bounds.lock().expect("boundaries lock");
             match (b.kill, b.recovered) {
                 (Some(k), _) if s.intended < k => r.before.record(&s),
@@ -77,8 +96,29 @@ fn consume(
                 }
             }
         }
+        live.clear();
         r
     })
+}
+
+/// `round 1  requests 812  failures 0  during  +12.3 s since the kill`
+fn live_line(round: u32, all: &Recorder, b: &Boundaries) -> String {
+    let (phase, since) = match (b.kill, b.recovered) {
+        (None, _) => ("before the kill".to_string(), String::new()),
+        (Some(k), None) => (
+            "during".into(),
+            format!("  +{:.1} s since the kill", secs(k, Instant::now())),
+        ),
+        (Some(k), Some(_)) => (
+            "after recovery".into(),
+            format!("  +{:.1} s since the kill", secs(k, Instant::now())),
+        ),
+    };
+    format!(
+        "round {round}  requests {}  failures {}  {phase}{since}",
+        all.requests(),
+        all.failures()
+    )
 }
 
 /// The load of the drill's route: the API server's service proxy, or `--url`.
@@ -113,7 +153,7 @@ pub async fn run(d: &Drill<'_>, round: u32) -> Result<Round> {
     let (tx, rx) = mpsc::unbounded_channel();
     let start = Instant::now();
     let bounds: Arc<Mutex<Boundaries>> = Arc::default();
-    let consumer = consume(rx, start, bounds.clone());
+    let consumer = consume(rx, start, bounds.clone(), Live::new(d.args.quiet), round);
     let load_stop = StopHandle::default();
     let shape = Shape {
         concurrency: d.args.concurrency,
@@ -194,6 +234,7 @@ pub async fn run(d: &Drill<'_>, round: u32) -> Result<Round> {
             during: recorders.during_used.then(|| recorders.during.summary()),
             after: recorders.after_used.then(|| recorders.after.summary()),
         },
+        series: Some(recorders.series.data(kill_at)),
         survival,
         passed: reasons.is_empty(),
         reasons,

@@ -6,8 +6,10 @@
 
 pub mod engine;
 pub mod http;
+pub mod live;
 pub mod port_forward;
 pub mod proxy;
+pub mod series;
 pub mod stats;
 
 use std::net::SocketAddr;

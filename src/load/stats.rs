@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::engine::Sample;
 
@@ -14,7 +14,7 @@ use super::engine::Sample;
 const MAX_WINDOWS: usize = 1000;
 
 /// A run of consecutive failed requests (by completion order).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FailureWindow {
     /// Seconds since the start of the run.
     pub start_s: f64,
@@ -204,7 +204,7 @@ impl Recorder {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Latency {
     pub min: f64,
     pub mean: f64,
@@ -216,7 +216,7 @@ pub struct Latency {
 }
 
 /// The numbers a run ends with.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub requests: u64,
     pub successes: u64,

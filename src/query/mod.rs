@@ -4,16 +4,17 @@
 
 pub mod pod;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::cli::{GlobalArgs, QueryArgs, QueryOutput, Via};
 use crate::error::{Error, Outcome, Result};
 use crate::load::http::Url;
+use crate::load::series::{Series, SeriesData};
 use crate::load::stats::{Recorder, Summary};
 use crate::load::{
     self, RequestFlags, RequestSpec, Requesters, Shape, StopHandle, port_forward, proxy,
@@ -24,7 +25,7 @@ use crate::params::SERVE_PORT;
 const OPEN_LOOP_DEFAULT_CONCURRENCY: usize = 64;
 
 /// Everything the report says about how the load was made.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Setup {
     pub route: String,
     pub url: String,
@@ -46,16 +47,19 @@ pub struct Setup {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verdict {
     pub max_failures: Option<u64>,
     pub passed: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub setup: Setup,
     pub summary: Summary,
+    /// Requests per time bucket, t = 0 at the start of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<SeriesData>,
     pub verdict: Verdict,
     pub interrupted: bool,
 }
@@ -316,6 +320,9 @@ pub fn run(args: QueryArgs, global: &GlobalArgs) -> Result<Outcome> {
         }
     })?;
     print_report(&report, args.output);
+    if let Some(path) = &args.report {
+        crate::render::write_report(path, &crate::render::Saved::Query(Box::new(report.clone())))?;
+    }
     let bounded = args.count.is_some() || args.duration.is_some();
     Ok(ending(report.interrupted, bounded, report.verdict.passed))
 }
@@ -355,8 +362,9 @@ async fn collect(
     start: Instant,
     end_at_last_sample: bool,
 ) -> Report {
-    let live = std::io::stderr().is_terminal() && !args.print_each;
+    let live = crate::load::live::Live::wanted(args.quiet) && !args.print_each;
     let mut recorder = Recorder::new(start);
+    let mut series = Series::new(start);
     let mut last_finished: Option<Instant> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut stdout = std::io::stdout().lock();
@@ -366,6 +374,7 @@ async fn collect(
                 Some(s) => {
                     let failed = s.outcome.is_err();
                     recorder.record(&s);
+                    series.record(&s);
                     last_finished = Some(last_finished.map_or(s.finished, |l| l.max(s.finished)));
                     if args.print_each {
                         // The guide's query.py line, then what went wrong.
@@ -394,6 +403,7 @@ async fn collect(
     Report {
         setup,
         summary,
+        series: Some(series.data(start)),
         verdict: Verdict {
             max_failures: args.max_failures,
             passed,
@@ -409,7 +419,8 @@ fn print_live(r: &Recorder, start: Instant) {
             .map_or("-".to_string(), |v| format!("{v:.2}ms"))
     };
     eprint!(
-        "\r\x1b[2Krequests {}  failures {}  rate {:.0}/s  p50 {}  p99 {}",
+        "\r\x1b[2K{:.0} s  requests {}  failures {}  rate {:.0}/s  p50 {}  p99 {}",
+        start.elapsed().as_secs_f64(),
         r.requests(),
         r.failures(),
         r.requests() as f64 / elapsed,

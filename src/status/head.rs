@@ -101,7 +101,7 @@ impl Observed {
 }
 
 /// Why the head is not Ready, what to do, and what that was read from.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct HeadDiagnosis {
     pub pod: Option<String>,
     pub cause: String,

@@ -17,6 +17,31 @@ pub fn kuberay_data(file: &str) -> PathBuf {
         .join(file)
 }
 
+/// The rig's real failover reports kept as test data (`tests/data/failover-report-rig-*.json`),
+/// oldest first: a new one is added by dropping the file in.
+pub fn rig_reports() -> Vec<(PathBuf, Value)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("failover-report-rig-")
+                && p.extension().is_some_and(|e| e == "json")
+        })
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let v = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            (p, v)
+        })
+        .collect()
+}
+
 pub fn run(args: &[&str]) -> Output {
     run_with_stdin(args, None)
 }
@@ -230,4 +255,135 @@ pub fn strict_rayservice_schema(crd_file: &std::path::Path) -> Value {
     }
     strict(&mut schema);
     schema
+}
+
+/// A drill report as a 10-minute round at 2000 req/s would give (1.2 million requests through
+/// the series and the statistics), with every request failing from 2 s to 6 s after the kill.
+/// Returns the report as JSON.
+pub fn synthetic_drill() -> Value {
+    use rayha::failover::{self, Event, Phases, Report, Round, Survival};
+    use rayha::load::series::Series;
+    use rayha::load::stats::Recorder;
+    use rayha::load::{Cause, Sample};
+    use std::time::{Duration, Instant};
+
+    let start = Instant::now();
+    let kill = start + Duration::from_secs(5);
+    let mut series = Series::new(start);
+    let mut all = Recorder::new(start);
+    let (rate, seconds) = (2000u64, 600u64);
+    for i in 0..rate * seconds {
+        let intended = start + Duration::from_micros(i * 1_000_000 / rate);
+        let from_kill = intended.saturating_duration_since(kill).as_secs_f64();
+        let failing = intended >= kill && (2.0..6.0).contains(&from_kill);
+        let sample = Sample {
+            index: i,
+            intended,
+            finished: intended + Duration::from_micros(800 + (i % 97) * 40),
+            outcome: if failing {
+                Err(Cause::Status(503))
+            } else {
+                Ok(())
+            },
+        };
+        series.record(&sample);
+        all.record(&sample);
+    }
+    all.finish(start + Duration::from_secs(seconds));
+    let summary = all.summary();
+    let timeline = [
+        (0.0, "deleted head pod synthetic-head-old"),
+        (0.1, "old pod synthetic-head-old terminating"),
+        (1.9, "serve endpoints ready: 0/3"),
+        (7.3, "new pod synthetic-head-new created"),
+        (30.2, "new pod synthetic-head-new Ready"),
+        (36.0, "serve endpoints ready: 3/3"),
+        (36.0, "fully recovered"),
+    ];
+    let mut report = Report {
+        schema: failover::REPORT_SCHEMA_ID.into(),
+        rayservice: "synthetic".into(),
+        namespace: "bench".into(),
+        target: "head".into(),
+        route: "url".into(),
+        connection: "keep-alive".into(),
+        started_unix: 1_800_000_000.0,
+        rounds: vec![Round {
+            round: 1,
+            killed_pod: "synthetic-head-old".into(),
+            killed_uid: "uid".into(),
+            replacement_pod: Some("synthetic-head-new".into()),
+            killed_at_unix: summary.started_unix + 5.0,
+            timeline: timeline
+                .iter()
+                .map(|(t, e)| Event {
+                    t_s: *t,
+                    event: e.to_string(),
+                })
+                .collect(),
+            recovery_s: Some(36.0),
+            requests: summary.clone(),
+            phases: Phases {
+                before: Some(summary.clone()),
+                during: Some(summary.clone()),
+                after: Some(summary),
+            },
+            series: Some(series.data(kill)),
+            survival: Survival {
+                replicas_unchanged: true,
+                ..Default::default()
+            },
+            passed: true,
+            reasons: vec![],
+            diagnosis: None,
+        }],
+        total_requests: 0,
+        total_failures: 0,
+        recovery_s: None,
+        max_failures: 0,
+        max_recovery_s: None,
+        passed: false,
+        reasons: vec![],
+        interrupted: false,
+    };
+    failover::finish(&mut report);
+    serde_json::to_value(&report).unwrap()
+}
+
+/// The buckets of a series (JSON) holding failures: (start s, end s, failures).
+pub fn failing_buckets(series: &Value) -> Vec<(f64, f64, u64)> {
+    let start = series["start_s"].as_f64().unwrap();
+    let width = series["width_s"].as_f64().unwrap();
+    series["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.as_u64().unwrap() > 0)
+        .map(|(i, n)| {
+            (
+                start + i as f64 * width,
+                start + (i + 1) as f64 * width,
+                n.as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `(data-t0, data-t1, data-failures)` of every failure rect in rendered HTML.
+pub fn fail_rects(html: &str) -> Vec<(f64, f64, u64)> {
+    html.split("<rect class=\"fail\"")
+        .skip(1)
+        .map(|r| {
+            let attr = |name: &str| -> String {
+                let from = r.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+                r[from..from + r[from..].find('"').unwrap()].to_string()
+            };
+            (
+                attr("data-t0").parse().unwrap(),
+                attr("data-t1").parse().unwrap(),
+                attr("data-failures").parse().unwrap(),
+            )
+        })
+        .collect()
 }
