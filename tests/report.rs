@@ -122,6 +122,22 @@ fn strings_from_the_cluster_are_escaped() {
 }
 
 #[test]
+fn a_round_that_did_not_recover_shows_why_on_the_page() {
+    let (_, mut rig) = rig_reports().pop().unwrap();
+    rig["rounds"][0]["diagnosis"] = serde_json::json!({
+        "pod": "rs-head-new",
+        "cause": "the Ray dashboard does not answer on :8265 <&>",
+        "fix": "set RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT",
+        "evidence": ["GCS health :8265/api/gcs_healthz: no answer"],
+    });
+    let html = html_of(&write_json("diagnosed.json", &rig));
+    assert!(
+        html.contains("head not Ready: the Ray dashboard does not answer on :8265 &lt;&amp;&gt;")
+    );
+    assert!(html.contains("fix: set RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT"));
+}
+
+#[test]
 fn ten_minutes_at_2000_per_second_make_a_small_page() {
     let synthetic = synthetic_drill();
     let json = write_json("report-synthetic.json", &synthetic);

@@ -277,7 +277,16 @@ fn round_section(id: &str, r: &Round) -> Section {
                 .map_or(String::new(), |p| format!(", replaced by {p}"))
         ),
         passed: Some(r.passed),
-        reasons: r.reasons.clone(),
+        reasons: r
+            .reasons
+            .iter()
+            .cloned()
+            .chain(
+                r.diagnosis
+                    .iter()
+                    .map(|d| format!("head not Ready: {} — fix: {}", d.cause, d.fix)),
+            )
+            .collect(),
         chart: Value::from_safe_string(chart),
         events: r
             .timeline

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Head-kill soak on the test rig (real Ray, rig part 2): N head kills in a row under the drill's
+# own load plus a client loop inside the cluster, for the generated bundle or for KubeRay's own HA
+# manifest (app source swapped for the rig's fruit app only). Prints each round's recovery, the
+# min/median/max, the failed requests of both loads, and the diagnosis of a head that did not
+# come back (failover ends the series there). Run by hand; too long for CI (about 2 min a kill).
+#
+#   scripts/soak-head.sh bundle|guide [KILLS]      (default 20; needs `rig/rig up` with real pods)
+#
+# The numbers go to stdout and the drill's JSON report to soak-<what>-<date>.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WHAT=${1:?usage: scripts/soak-head.sh bundle|guide [KILLS]}
+KILLS=${2:-20}
+set -a; eval "$(bash rig/rig env)"; set +a
+[ "${RAYHA_RIG_REAL_PODS:-0}" = 1 ] || { echo "the rig runs no real pods (rig/agent/agent start)" >&2; exit 1; }
+cargo build -q
+RAYHA=$PWD/target/debug/kubectl-rayha
+NS=soak-$WHAT-$$
+REPORT=soak-$WHAT-$(date -u +%Y%m%dT%H%M).json
+LOOP_PID=""
+
+cleanup() {
+  [ -n "$LOOP_PID" ] && kill "$LOOP_PID" 2>/dev/null || true
+  # the RayService first: its RayCluster's Redis cleanup finalizer needs a live namespace
+  kubectl delete rayservices.ray.io --all -n "$NS" --wait=true --timeout=300s >/dev/null 2>&1 || true
+  kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+kubectl create namespace "$NS" >/dev/null
+
+case $WHAT in
+  bundle)
+    # The generated bundle with its tester pod, whose loop is the in-cluster client.
+    "$RAYHA" apply -n "$NS" --with-tester --import-path rayha_fruit.app:deployment_graph \
+      --working-dir "" --timeout 10m
+    ;;
+  guide)
+    sed -e 's#import_path: fruit.deployment_graph#import_path: rayha_fruit.app:deployment_graph#' \
+        -e '/runtime_env:/d' -e '/working_dir: "https/d' \
+        tests/data/kuberay/ray-service.high-availability.yaml | kubectl apply -n "$NS" -f - >/dev/null
+    t0=$SECONDS
+    until [ "$(kubectl get rayservices.ray.io rayservice-ha -n "$NS" -o jsonpath='{.status.numServeEndpoints}' 2>/dev/null)" = 3 ] &&
+          kubectl get rayservices.ray.io rayservice-ha -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' | grep -qx True; do
+      [ $((SECONDS - t0)) -lt 600 ] || { echo "guide manifest not Ready in 600 s" >&2; exit 1; }
+      sleep 3
+    done
+    # The guide's own loop, in the guide's pod, as its guide runs it.
+    kubectl exec -n "$NS" ray-pod -- python3 /home/ray/samples/query.py >"$NS-query.log" 2>&1 &
+    LOOP_PID=$!
+    ;;
+  *) echo "bundle or guide, not $WHAT" >&2; exit 2 ;;
+esac
+
+echo "== $WHAT: $KILLS head kills in $NS"
+set +e
+"$RAYHA" failover rayservice-ha -n "$NS" -y --rounds "$KILLS" --report "$REPORT" --quiet
+rc=$?
+set -e
+
+echo "== results ($WHAT, exit $rc, report $REPORT)"
+python3 - "$REPORT" <<'PY'
+import json, statistics, sys
+r = json.load(open(sys.argv[1]))
+rec = [x["recovery_s"] for x in r["rounds"] if x["recovery_s"] is not None]
+for x in r["rounds"]:
+    q = x["requests"]
+    print(f'round {x["round"]:>2}: recovery {x["recovery_s"] if x["recovery_s"] is not None else "none":>7}  '
+          f'requests {q["requests"]:>6}  failures {q["failures"]}')
+    if x.get("diagnosis"):
+        d = x["diagnosis"]
+        print(f'  not back: {d["cause"]}\n  fix: {d["fix"]}')
+if rec:
+    print(f'recovery over {len(rec)} of {len(r["rounds"])} kill(s): min {min(rec):.1f} s, '
+          f'median {statistics.median(rec):.1f} s, max {max(rec):.1f} s')
+print(f'drill load: {r["total_requests"]} requests, {r["total_failures"]} failed')
+PY
+case $WHAT in
+  bundle)
+    pod=$(kubectl get pods -n "$NS" -l app.kubernetes.io/component=tester -o name | head -n1)
+    [ -n "$pod" ] && kubectl logs -n "$NS" "$pod" --tail 1 | sed 's/^/tester loop, last line: /' ;;
+  guide)
+    tail -n 2 "$NS-query.log" | sed 's/^/query.py, last lines: /'; rm -f "$NS-query.log" ;;
+esac
+exit "$rc"
