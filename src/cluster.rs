@@ -283,6 +283,15 @@ pub fn rayservice_resource() -> ApiResource {
     }
 }
 
+/// The RayCluster resource (ray.io/v1).
+pub fn raycluster_resource() -> ApiResource {
+    ApiResource {
+        kind: "RayCluster".into(),
+        plural: "rayclusters".into(),
+        ..rayservice_resource()
+    }
+}
+
 /// The async runtime a cluster command runs on.
 pub fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime> {
     let mut builder = if multi_thread {

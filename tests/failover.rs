@@ -109,6 +109,11 @@ fn report(rounds: Vec<Round>, max_failures: u64) -> Report {
         passed: false,
         reasons: vec![],
         interrupted: false,
+        versions: Some(rayha::status::Versions {
+            kuberay: Some("v1.5.0".into()),
+            ray: Some("2.52.0".into()),
+            head_image: None,
+        }),
     };
     failover::finish(&mut r);
     r

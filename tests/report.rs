@@ -160,6 +160,8 @@ fn ten_minutes_at_2000_per_second_make_a_small_page() {
         page.to_str().unwrap(),
     ]);
     let html = std::fs::read_to_string(&page).unwrap();
+    // The versions the drill found are among the settings.
+    assert!(html.contains("KubeRay v1.5.0, Ray 2.52.0 (head image rayproject"));
     println!(
         "synthetic report: {} ({} bytes), page {} ({} bytes)",
         json.display(),

@@ -123,6 +123,7 @@ async fn drill(args: &FailoverArgs, global: &GlobalArgs, settings: &Settings) ->
         stop: &stop,
     };
     let mut report = Report::new(args, &cluster.namespace, target.id());
+    report.versions = Some(facts.versions.clone());
     let result = rounds(&d, &mut report).await;
     lock.release().await;
     ctrl_c.abort();

@@ -87,6 +87,9 @@ pub struct Report {
     pub passed: bool,
     pub reasons: Vec<String>,
     pub interrupted: bool,
+    /// KubeRay and Ray as the drill found them (absent in reports before it was added).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<crate::status::Versions>,
 }
 
 pub const REPORT_SCHEMA_ID: &str = "kubectl-rayha/failover-report/v1";
@@ -116,6 +119,7 @@ impl Report {
             passed: false,
             reasons: Vec::new(),
             interrupted: false,
+            versions: None,
         }
     }
 

@@ -136,6 +136,9 @@ fn drill_view(id: &str, r: &Drill) -> View {
     if let Some(m) = r.max_recovery_s {
         settings.push(row("recovery allowed", format!("{m} s")));
     }
+    if let Some(v) = &r.versions {
+        settings.push(row("versions", v.describe()));
+    }
     if r.interrupted {
         settings.push(row("interrupted", "yes (Ctrl-C or SIGTERM)"));
     }

@@ -58,6 +58,37 @@ pub struct ProxyFact {
     pub status: String,
 }
 
+/// Which KubeRay and Ray are in play, from what the API shows: the operator's version
+/// annotation on the RayCluster it made, the spec's `rayVersion`, the running head's image.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default, PartialEq)]
+pub struct Versions {
+    pub kuberay: Option<String>,
+    pub ray: Option<String>,
+    pub head_image: Option<String>,
+}
+
+impl Versions {
+    /// "KubeRay v1.5.0, Ray 2.52.0 (head image rayproject/ray:2.52.0)", "unknown" parts left out.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(k) = &self.kuberay {
+            parts.push(format!("KubeRay {k}"));
+        }
+        if let Some(r) = &self.ray {
+            parts.push(format!("Ray {r}"));
+        }
+        let mut out = if parts.is_empty() {
+            "unknown".to_string()
+        } else {
+            parts.join(", ")
+        };
+        if let Some(i) = &self.head_image {
+            out.push_str(&format!(" (head image {i})"));
+        }
+        out
+    }
+}
+
 /// Everything status reads from the cluster; the checks are computed from it alone.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Facts {
@@ -81,6 +112,7 @@ pub struct Facts {
     pub dashboard_error: Option<String>,
     /// (name, ready replicas, desired) of the bundle's Redis, when it has one.
     pub redis: Option<(String, i32, i32)>,
+    pub versions: Versions,
 }
 
 impl Facts {
@@ -123,6 +155,12 @@ pub async fn gather(cluster: &Cluster, name: &str) -> Result<Facts> {
         spec_gcs_ft: view.gcs_ft,
         exclude_head_from_serve_svc: view.exclude_head_from_serve_svc,
         conditions: view.conditions,
+        versions: Versions {
+            ray: rs["spec"]["rayClusterConfig"]["rayVersion"]
+                .as_str()
+                .map(str::to_string),
+            ..Versions::default()
+        },
         ..Default::default()
     };
     if let Some(rc) = &serving {
@@ -140,6 +178,13 @@ pub async fn gather(cluster: &Cluster, name: &str) -> Result<Facts> {
         facts
             .pods
             .sort_by(|a, b| (a.role, &a.name).cmp(&(b.role, &b.name)));
+        facts.versions.head_image = list
+            .items
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .find(|p| Role::of_ray_pod(p) == Role::Head)
+            .and_then(|p| p.spec.as_ref()?.containers.first()?.image.clone());
+        facts.versions.kuberay = kuberay_version(cluster, rc).await;
     }
     let slices: Api<EndpointSlice> = Api::namespaced(cluster.client.clone(), &ns);
     let list = slices
@@ -182,6 +227,20 @@ pub async fn gather(cluster: &Cluster, name: &str) -> Result<Facts> {
         None => facts.dashboard_error = Some("no RayCluster yet".into()),
     }
     Ok(facts)
+}
+
+/// The operator's version as it wrote it on the RayCluster it made for the RayService.
+async fn kuberay_version(cluster: &Cluster, rc: &str) -> Option<String> {
+    let api: Api<kube::core::DynamicObject> = Api::namespaced_with(
+        cluster.client.clone(),
+        &cluster.namespace,
+        &crate::cluster::raycluster_resource(),
+    );
+    let obj = api.get_metadata(rc).await.ok()?;
+    obj.metadata
+        .annotations?
+        .get("ray.io/kuberay-version")
+        .cloned()
 }
 
 fn pod_fact(p: &Pod) -> PodFact {

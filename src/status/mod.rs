@@ -135,6 +135,7 @@ pub fn render_text(s: &Status) -> String {
         f.pending_cluster.as_deref().unwrap_or("-"),
         f.num_serve_endpoints
     ));
+    out.push_str(&format!("  versions: {}\n", f.versions.describe()));
     out.push_str("Pods\n");
     out.push_str(&format!(
         "  {:<44} {:<7} {:<14} {:<16} {:<9} {:<6} {}\n",

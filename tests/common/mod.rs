@@ -345,6 +345,11 @@ pub fn synthetic_drill() -> Value {
         passed: false,
         reasons: vec![],
         interrupted: false,
+        versions: Some(rayha::status::Versions {
+            kuberay: Some("v1.5.0".into()),
+            ray: Some("2.52.0".into()),
+            head_image: Some("rayproject/ray:2.52.0".into()),
+        }),
     };
     failover::finish(&mut report);
     serde_json::to_value(&report).unwrap()
