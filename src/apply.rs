@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::cli::{ApplyArgs, DryRun, GlobalArgs, OutputFormat};
 use crate::cluster::{self, Cluster, KubeContext, describe_kube_error};
 use crate::error::{self, Error, Result};
+use crate::load::StopHandle;
 use crate::{generate, wait, yaml};
 
 pub const FIELD_MANAGER: &str = "kubectl-rayha";
@@ -127,8 +128,7 @@ pub fn run(args: ApplyArgs, global: &GlobalArgs) -> Result<error::Outcome> {
         return print_result(&items, args.output, "(dry run)").map(|()| error::Outcome::Passed);
     }
     let runtime = crate::cluster::runtime(true)?;
-    runtime.block_on(apply_all(items, &args, global, timeout))?;
-    Ok(error::Outcome::Passed)
+    runtime.block_on(apply_all(items, &args, global, timeout))
 }
 
 fn print_result(items: &[Item], output: Option<OutputFormat>, suffix: &str) -> Result<()> {
@@ -151,7 +151,7 @@ async fn apply_all(
     args: &ApplyArgs,
     global: &GlobalArgs,
     timeout: Duration,
-) -> Result<()> {
+) -> Result<error::Outcome> {
     let cluster = cluster::connect(global).await?;
     for item in &mut items {
         if item.object["metadata"]["namespace"].is_null() {
@@ -175,9 +175,14 @@ async fn apply_all(
         )));
     }
     if args.dry_run == DryRun::Server {
-        return print_result(&items, args.output, "(server dry run)");
+        return print_result(&items, args.output, "(server dry run)")
+            .map(|()| error::Outcome::Passed);
     }
 
+    // From here Ctrl-C (or SIGTERM) lets the bundle be applied whole, then ends the command:
+    // never a half-applied bundle, and a wait that ends within a moment.
+    let stop = StopHandle::default();
+    let signals = stop.stop_on_ctrl_c();
     let mut applied = Vec::new();
     for (item, res) in items.iter().zip(&resolved) {
         let before = res.api.get_opt(&res.name).await.context(&item.label)?;
@@ -206,16 +211,39 @@ async fn apply_all(
         let objects: Vec<Value> = items.iter().map(|i| i.object.clone()).collect();
         print!("{}", generate::format_objects(&objects, format));
     }
-    if args.wait {
-        for rs in items.iter().filter(|i| i.object["kind"] == "RayService") {
-            let ns = rs.object["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or(&cluster.namespace);
-            let name = rs.object["metadata"]["name"].as_str().unwrap_or_default();
-            wait::until_ready(&cluster, ns, name, timeout).await?;
+    let outcome = if args.wait {
+        wait_for_rayservices(&cluster, &items, timeout, &stop).await
+    } else {
+        Ok(error::Outcome::Passed)
+    };
+    signals.abort();
+    outcome
+}
+
+/// Waits for each applied RayService to be Ready; Ctrl-C ends the wait (exit 130) and leaves the
+/// rollout to KubeRay.
+async fn wait_for_rayservices(
+    cluster: &Cluster,
+    items: &[Item],
+    timeout: Duration,
+    stop: &StopHandle,
+) -> Result<error::Outcome> {
+    for rs in items.iter().filter(|i| i.object["kind"] == "RayService") {
+        let ns = rs.object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or(&cluster.namespace);
+        let name = rs.object["metadata"]["name"].as_str().unwrap_or_default();
+        tokio::select! {
+            r = wait::until_ready(cluster, ns, name, timeout) => { r?; }
+            _ = stop.wait() => {
+                eprintln!(
+                    "interrupted: the bundle is applied and rayservice/{name} goes on rolling out (kubectl rayha status {name} -n {ns})"
+                );
+                return Ok(error::Outcome::Interrupted);
+            }
         }
     }
-    Ok(())
+    Ok(error::Outcome::Passed)
 }
 
 /// An object with its dynamic API.

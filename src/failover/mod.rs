@@ -105,15 +105,25 @@ pub fn run(args: FailoverArgs, global: &GlobalArgs) -> Result<Outcome> {
 }
 
 async fn drill(args: &FailoverArgs, global: &GlobalArgs, settings: &Settings) -> Result<Outcome> {
+    // Ctrl-C ends the drill through the stop handle from the preflight on (with -y; a
+    // confirmation prompt keeps the terminal's Ctrl-C until it is answered), also while the lock
+    // is being taken: the rounds then do not start, and the lock is released.
+    let stop = StopHandle::default();
+    let early = args.yes.then(|| stop.stop_on_ctrl_c());
     let cluster = cluster::connect(global).await?;
     let target = target::of(args.target);
-    let facts = preflight::check(&cluster, args, target).await?;
+    let facts = tokio::select! {
+        f = preflight::check(&cluster, args, target) => f?,
+        _ = stop.wait() => {
+            eprintln!("interrupted during the preflight; nothing was changed");
+            return Ok(Outcome::Interrupted);
+        }
+    };
     if !args.yes && !preflight::confirm(args, target, &facts)? {
         return Err(Error::failed("not confirmed; nothing was deleted"));
     }
+    let ctrl_c = early.unwrap_or_else(|| stop.stop_on_ctrl_c());
     let lock = Lock::acquire(&cluster, &args.name).await?;
-    let stop = StopHandle::default();
-    let ctrl_c = stop.stop_on_ctrl_c();
     let d = Drill {
         cluster: &cluster,
         args,

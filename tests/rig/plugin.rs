@@ -4,6 +4,7 @@
 
 mod guide;
 mod real_ray;
+mod signals;
 
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -31,6 +32,11 @@ pub const TRIALS: &[Check] = &[
     Check {
         name: "plugin::delete_leaves_nothing_labelled",
         run: delete_leaves_nothing_labelled,
+        real_pods: false,
+    },
+    Check {
+        name: "plugin::apply_wait_ends_on_ctrl_c",
+        run: signals::apply_wait_ends_on_ctrl_c,
         real_pods: false,
     },
     Check {

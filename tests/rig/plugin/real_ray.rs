@@ -306,7 +306,8 @@ pub(super) fn real_ray_failover(rig: &Rig) -> TestResult {
         "pods changed after Ctrl-C during warm-up",
     )?;
 
-    Ok(())
+    // Ctrl-C in the later phases: following the recovery, and between rounds.
+    super::signals::failover_phases(rig, n, &|| wait_ready(rig, n, Duration::from_secs(300)))
 }
 
 /// On real Ray without GCS fault tolerance: failover refuses and explains; with --force the drill
