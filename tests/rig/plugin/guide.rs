@@ -172,8 +172,14 @@ pub(super) fn guide_manifest_as_written(rig: &Rig) -> TestResult {
             .is_some_and(|f| f.contains("RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT")),
         "the fix does not name the module timeout the guide's head lacks",
     )?;
+    // Serving held through the broken head (the workers serve); the guide's head has no preStop
+    // pause, so the request in flight at the kill may fail (as the other drills allow one).
+    println!(
+        "drill load: {} requests, {} failed {}",
+        r["total_requests"], r["total_failures"], rounds[0]["requests"]["failures_by_cause"]
+    );
     ensure(
-        r["total_failures"].as_u64() == Some(0),
+        r["total_failures"].as_u64().is_some_and(|f| f <= 1),
         format!("failed requests: {}", r["total_failures"]),
     )?;
     println!(
