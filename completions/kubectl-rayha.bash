@@ -89,7 +89,7 @@ _kubectl__rayha() {
 
     case "${cmd}" in
         kubectl__rayha)
-            opts="-n -h -V --namespace --context --kubeconfig --help --version generate lint apply status list delete failover query completion __complete help"
+            opts="-n -h -V --namespace --context --kubeconfig --request-timeout --help --version generate lint apply status list delete failover query completion __complete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -111,6 +111,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -119,7 +123,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd____complete)
-            opts="-n -h --namespace --context --kubeconfig --help"
+            opts="-n -h --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -141,6 +145,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -149,7 +157,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__apply)
-            opts="-f -o -n -h --filename --name --ray-version --image --kuberay-version --worker-replicas --min-workers --max-workers --head-cpu --head-memory --head-memory-limit --worker-cpu --worker-memory --serve-config --import-path --working-dir --deployments --route-prefix --serve-replicas --redis-address --redis-password-secret --redis-password-key --redis-image --redis-storage --redis-storage-class --external-storage-namespace --with-tester --allow-non-ha --values --dry-run --output --wait --timeout --force-conflicts --namespace --context --kubeconfig --help"
+            opts="-f -o -n -h --filename --name --ray-version --image --kuberay-version --worker-replicas --min-workers --max-workers --head-cpu --head-memory --head-memory-limit --worker-cpu --worker-memory --serve-config --import-path --working-dir --deployments --route-prefix --serve-replicas --redis-address --redis-password-secret --redis-password-key --redis-image --redis-storage --redis-storage-class --external-storage-namespace --with-tester --allow-non-ha --values --dry-run --output --wait --timeout --force-conflicts --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -311,6 +319,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -319,7 +331,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__completion)
-            opts="-n -h --namespace --context --kubeconfig --help bash zsh fish powershell"
+            opts="-n -h --namespace --context --kubeconfig --request-timeout --help bash zsh fish powershell"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -341,6 +353,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -349,7 +365,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__delete)
-            opts="-y -n -h --yes --timeout --namespace --context --kubeconfig --help"
+            opts="-y -n -h --yes --timeout --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -375,6 +391,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -383,7 +403,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__failover)
-            opts="-y -d -c -o -n -h --yes --force --target --grace-period --warmup --settle --recovery-timeout --max-failures --max-recovery --rounds --url --path --data --expect --concurrency --request-timeout --keep-alive --output --report --junit --namespace --context --kubeconfig --help"
+            opts="-y -d -c -o -n -h --yes --force --target --grace-period --warmup --settle --recovery-timeout --max-failures --max-recovery --rounds --url --path --data --expect --concurrency --keep-alive --output --report --junit --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -449,10 +469,6 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --request-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -485,6 +501,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -493,7 +513,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__generate)
-            opts="-o -n -h --name --ray-version --image --kuberay-version --worker-replicas --min-workers --max-workers --head-cpu --head-memory --head-memory-limit --worker-cpu --worker-memory --serve-config --import-path --working-dir --deployments --route-prefix --serve-replicas --redis-address --redis-password-secret --redis-password-key --redis-image --redis-storage --redis-storage-class --external-storage-namespace --with-tester --allow-non-ha --values --output --output-dir --namespace --context --kubeconfig --help"
+            opts="-o -n -h --name --ray-version --image --kuberay-version --worker-replicas --min-workers --max-workers --head-cpu --head-memory --head-memory-limit --worker-cpu --worker-memory --serve-config --import-path --working-dir --deployments --route-prefix --serve-replicas --redis-address --redis-password-secret --redis-password-key --redis-image --redis-storage --redis-storage-class --external-storage-namespace --with-tester --allow-non-ha --values --output --output-dir --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -636,6 +656,10 @@ _kubectl__rayha() {
                     return 0
                     ;;
                 --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -815,7 +839,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__lint)
-            opts="-o -n -h --output --namespace --context --kubeconfig --help"
+            opts="-o -n -h --output --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -842,6 +866,10 @@ _kubectl__rayha() {
                     return 0
                     ;;
                 --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -853,7 +881,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__list)
-            opts="-A -o -n -h --all-namespaces --output --namespace --context --kubeconfig --help"
+            opts="-A -o -n -h --all-namespaces --output --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -883,6 +911,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -891,7 +923,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__query)
-            opts="-X -d -H -c -o -n -h --url --via --pod --path --method --data --data-file --header --expect --expect-status --concurrency --rate --count --duration --timeout --keep-alive --print-each --max-failures --output --namespace --context --kubeconfig --help"
+            opts="-X -d -H -c -o -n -h --url --via --pod --path --method --data --data-file --header --expect --expect-status --concurrency --rate --count --duration --timeout --keep-alive --print-each --max-failures --output --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1005,6 +1037,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1013,7 +1049,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__status)
-            opts="-o -w -n -h --output --watch --namespace --context --kubeconfig --help"
+            opts="-o -w -n -h --output --watch --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1040,6 +1076,10 @@ _kubectl__rayha() {
                     return 0
                     ;;
                 --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -47,15 +47,12 @@ pub struct App {
 
 /// Parses the Serve config text (YAML) into a JSON value.
 pub fn parse(text: &str) -> Result<Value, String> {
-    let value: Value = serde_saphyr::from_str(text).map_err(|e| one_line(&e.to_string()))?;
+    let value: Value =
+        serde_saphyr::from_str(text).map_err(|e| crate::redact::yaml_error_in(&e, text))?;
     if !value.is_object() {
         return Err("must be a mapping with an `applications` list".into());
     }
     Ok(value)
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Lists applications and deployments; fails on shapes Serve itself would reject.

@@ -3,13 +3,10 @@
 use serde_json::Value;
 
 /// Parses every document of a (possibly multi-document) YAML text; empty documents are skipped.
+/// Errors quote no input (see `redact`).
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
-    let docs: Vec<Value> = serde_saphyr::from_str_multiple(text).map_err(|e| {
-        e.to_string()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-    })?;
+    let docs: Vec<Value> = serde_saphyr::from_str_multiple(text)
+        .map_err(|e| crate::redact::yaml_error_in(&e, text))?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 

@@ -26,7 +26,20 @@ pub struct Url {
 }
 
 impl Url {
+    /// Parses `url`; errors quote it with any password as `***` (see `redact`).
     pub fn parse(url: &str) -> Result<Url, String> {
+        if let Some(c) = crate::redact::control_char(url) {
+            return Err(format!(
+                "must not contain control characters (found {:?})",
+                c
+            ));
+        }
+        let shown = crate::redact::url(url);
+        if shown != url {
+            return Err(format!(
+                "credentials in the URL are not supported (got {shown:?}); send them with -H"
+            ));
+        }
         let rest = url.strip_prefix("http://").ok_or_else(|| {
             if url.starts_with("https://") {
                 "https is not supported by --url; use plain http (the serve port speaks http)"
@@ -390,6 +403,9 @@ mod tests {
         assert!(Url::parse("https://x/").is_err());
         assert!(Url::parse("ftp://x/").is_err());
         assert!(Url::parse("http://x:99999/").is_err());
+        let e = Url::parse("http://user:PW@h:80/").unwrap_err();
+        assert!(e.contains("user:***@h") && !e.contains("PW"), "{e}");
+        assert!(Url::parse("http://h/\r\nX-Injected: 1").is_err());
     }
 
     /// Serves `reply` to one connection and returns where to send the request.

@@ -163,10 +163,7 @@ pub fn read_values_file(path: &Path) -> Result<GenerateOptions> {
         Error::usage(format!(
             "--values {}: {}",
             path.display(),
-            e.to_string()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
+            crate::redact::yaml_error_in(&e, &text)
         ))
     })
 }

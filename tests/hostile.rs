@@ -1,0 +1,536 @@
+//! Hostile and broken input, one test or more per class of the hardening issue (15): secrets in
+//! errors, hangs, broken replies, memory, Ctrl-C, durations, output files, numbers, injection,
+//! limits. Every server and input is made here, on 127.0.0.1. `RAYHA_HOSTILE_BIN=path` runs the
+//! suite against another build (an older one fails it).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "S3CRET-b1c2d3e4";
+
+fn bin() -> PathBuf {
+    std::env::var_os("RAYHA_HOSTILE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(common::bin)
+}
+
+/// How a run ended.
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+    /// Peak resident memory of the child (VmHWM), in KiB, when it could be read.
+    peak_rss_kib: Option<u64>,
+}
+
+impl Ran {
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs the binary with `args`, killing it after `limit` (then `code` is None).
+fn run_for(args: &[&str], stdin: Option<&str>, limit: Duration) -> Ran {
+    let dir = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (dir.path().join("out"), dir.path().join("err"));
+    let start = Instant::now();
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        let text = text.to_string();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(text.as_bytes());
+        });
+    }
+    let mut peak = None;
+    let code = loop {
+        if let Some(rss) = vm_hwm(child.id()) {
+            peak = Some(rss);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ran {
+        code,
+        stdout: std::fs::read_to_string(out_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(err_path).unwrap_or_default(),
+        took: start.elapsed(),
+        peak_rss_kib: peak,
+    }
+}
+
+fn run(args: &[&str]) -> Ran {
+    run_for(args, None, Duration::from_secs(60))
+}
+
+fn vm_hwm(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Asserts one `error:` line and the exit code.
+fn assert_error(ran: &Ran, code: i32) {
+    assert_eq!(ran.code, Some(code), "{}", ran.all());
+    let errors = ran
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .count();
+    assert_eq!(errors, 1, "{}", ran.stderr);
+    assert!(!ran.stderr.contains("panicked"), "{}", ran.stderr);
+}
+
+fn assert_no_secret(ran: &Ran) {
+    assert!(!ran.all().contains(SECRET), "secret shown:\n{}", ran.all());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers made by the tests.
+
+/// A server on 127.0.0.1 that hands each connection, with its request head, to `answer`.
+/// Returns its port and the request lines it received.
+fn serve(
+    answer: impl Fn(&mut TcpStream, &str) + Send + Sync + 'static,
+) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let answer = Arc::new(answer);
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (answer, log) = (answer.clone(), log.clone());
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        match reader.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => {}
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        head.push_str(&line);
+                    }
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    log.lock()
+                        .unwrap()
+                        .push(head.lines().next().unwrap_or("").to_string());
+                    answer(&mut stream, &head);
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+fn reply(stream: &mut TcpStream, status: &str, body: &str) {
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// Holds the connection without answering, for longer than any test.
+fn stall(_stream: &mut TcpStream) {
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+/// An API server that answers `/version` and then stalls on everything else.
+fn stalling_api_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+    serve(|stream, head| {
+        if head.starts_with("GET /version") {
+            reply(
+                stream,
+                "200 OK",
+                r#"{"major":"1","minor":"33","gitVersion":"v1.33.0"}"#,
+            );
+        } else {
+            stall(stream);
+        }
+    })
+}
+
+fn kubeconfig(dir: &Path, server: &str, user: &str) -> String {
+    let path = dir.join("config");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\nusers:\n- name: u\n  user:\n{user}\ncontexts:\n- name: ctx\n  context: {{cluster: c, user: u, namespace: team}}\ncurrent-context: ctx\n"
+        ),
+    )
+    .unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// A user entry whose token comes from an exec plugin running `script` in sh.
+fn exec_user(script: &str) -> String {
+    format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: /bin/sh\n      args: [\"-c\", {script:?}]\n      interactiveMode: Never\n"
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Class 1: no secret in any error.
+
+#[test]
+fn a_kubeconfig_syntax_error_does_not_quote_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: {SECRET}\n   client-key-data: {SECRET}\n"
+        ),
+    )
+    .unwrap();
+    let ran = run(&["list", "--kubeconfig", path.to_str().unwrap()]);
+    assert_error(&ran, 1);
+    assert_no_secret(&ran);
+    assert!(ran.stderr.contains("line 7"), "{}", ran.stderr);
+}
+
+#[test]
+fn a_failing_exec_plugin_is_reported_without_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "echo '{{\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{SECRET}\"}}}}'; echo {SECRET} >&2; exit 3"
+    );
+    let kc = kubeconfig(dir.path(), "http://127.0.0.1:1", &exec_user(&script));
+    let ran = run(&["list", "--kubeconfig", &kc]);
+    assert_error(&ran, 1);
+    assert_no_secret(&ran);
+    assert!(
+        ran.stderr.contains("exec credential plugin"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn a_broken_bundle_does_not_quote_the_redis_password() {
+    let bundle = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: redis-config\ndata:\n  redis.conf: |\n    requirepass {SECRET}\n  bad: [\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bundle.yaml");
+    std::fs::write(&file, &bundle).unwrap();
+    for args in [
+        vec!["lint", file.to_str().unwrap()],
+        vec!["apply", "-f", file.to_str().unwrap(), "--dry-run=client"],
+    ] {
+        let ran = run(&args);
+        assert_error(&ran, 1);
+        assert_no_secret(&ran);
+        assert!(ran.stderr.contains("line 8"), "{}", ran.stderr);
+    }
+}
+
+#[test]
+fn a_password_in_a_redis_address_or_url_is_shown_as_stars() {
+    let generated = run(&[
+        "generate",
+        "--redis-address",
+        "redis.example:6379",
+        "--redis-password-secret",
+        "pw",
+    ]);
+    assert_eq!(generated.code, Some(0), "{}", generated.stderr);
+    let bundle = generated.stdout.replace(
+        "redis.example:6379",
+        &format!("redis://admin:{SECRET}@redis.example:6379"),
+    );
+    assert!(bundle.contains(SECRET));
+    let ran = run_for(&["lint", "-"], Some(&bundle), Duration::from_secs(30));
+    assert_no_secret(&ran);
+    assert!(
+        ran.stdout.contains("admin:***@redis.example"),
+        "{}",
+        ran.stdout
+    );
+
+    let url = format!("http://admin:{SECRET}@127.0.0.1:1/");
+    let ran = run(&["query", "--url", &url, "--count", "1"]);
+    assert_error(&ran, 2);
+    assert_no_secret(&ran);
+    assert!(ran.stderr.contains("admin:***@127.0.0.1"), "{}", ran.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Class 2: every API request has a deadline.
+
+#[test]
+fn an_api_server_that_stalls_after_version_ends_at_the_request_timeout() {
+    let (port, _) = stalling_api_server();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig(
+        dir.path(),
+        &format!("http://127.0.0.1:{port}"),
+        "    token: t\n",
+    );
+    for cmd in [
+        vec!["list"],
+        vec!["status", "rs"],
+        vec!["delete", "rs", "-y"],
+    ] {
+        let mut args = cmd.clone();
+        args.extend(["--kubeconfig", &kc, "--request-timeout", "1s"]);
+        let ran = run_for(&args, None, Duration::from_secs(20));
+        assert_error(&ran, 1);
+        assert!(ran.stderr.contains("--request-timeout"), "{}", ran.stderr);
+        assert!(
+            ran.took < Duration::from_secs(4),
+            "{cmd:?} took {:?}",
+            ran.took
+        );
+    }
+}
+
+#[test]
+fn an_exec_plugin_that_never_returns_ends_at_the_request_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig(
+        dir.path(),
+        "http://127.0.0.1:1",
+        &exec_user("exec sleep 30"),
+    );
+    let ran = run_for(
+        &["list", "--kubeconfig", &kc, "--request-timeout", "1s"],
+        None,
+        Duration::from_secs(20),
+    );
+    assert_error(&ran, 1);
+    assert!(
+        ran.stderr.contains("exec credential plugin"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.took < Duration::from_secs(4), "took {:?}", ran.took);
+}
+
+#[test]
+fn a_bad_request_timeout_is_a_usage_error() {
+    let ran = run(&["list", "--request-timeout", "soon"]);
+    assert_error(&ran, 2);
+    assert!(
+        ran.stderr.contains("invalid value for request-timeout"),
+        "{}",
+        ran.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Class 9: nothing from a flag or the input reaches a request, header, path or terminal raw.
+
+#[test]
+fn line_breaks_in_url_and_headers_are_refused() {
+    let (port, seen) = serve(|s, _| reply(s, "200 OK", "12"));
+    let url = format!("http://127.0.0.1:{port}/fruit/");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec![format!("{url}\r\nX-Injected: 1")], "url"),
+        (
+            vec![url.clone(), "-H".into(), "X-A: b\r\nX-Injected: 1".into()],
+            "header",
+        ),
+        (
+            vec![url.clone(), "-H".into(), "X-A\r\nX-Injected: 1".into()],
+            "header",
+        ),
+    ];
+    for (extra, flag) in cases {
+        let mut args: Vec<&str> = vec!["query", "--count", "1", "--url"];
+        args.extend(extra.iter().map(String::as_str));
+        let ran = run(&args);
+        assert_error(&ran, 2);
+        assert!(ran.stderr.contains(flag), "{}", ran.stderr);
+    }
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+}
+
+#[test]
+fn names_and_namespaces_are_checked_before_any_request() {
+    let (port, seen) = stalling_api_server();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig(
+        dir.path(),
+        &format!("http://127.0.0.1:{port}"),
+        "    token: t\n",
+    );
+    for args in [
+        vec!["status", "../secrets"],
+        vec!["status", "rs?x=1"],
+        vec!["delete", "a/b", "-y"],
+        vec!["status", "rs", "-n", "../kube-system"],
+        vec!["list", "-n", "team/x"],
+    ] {
+        let mut args = args.clone();
+        args.extend(["--kubeconfig", &kc]);
+        let ran = run_for(&args, None, Duration::from_secs(20));
+        assert_error(&ran, 2);
+    }
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+}
+
+#[test]
+fn lint_escapes_terminal_control_characters_from_its_input() {
+    let generated = run(&["generate"]);
+    let bundle = generated.stdout.replacen(
+        "name: rayservice-ha\n",
+        "name: \"rayservice-ha\\e]0;pwned\\a\\e[2J\"\n",
+        1,
+    );
+    assert!(bundle.contains("pwned"));
+    let ran = run_for(&["lint", "-"], Some(&bundle), Duration::from_secs(30));
+    assert!(ran.all().contains("pwned"), "{}", ran.all());
+    assert!(!ran.all().contains('\x1b'), "{:?}", ran.all());
+    assert!(!ran.all().contains('\x07'), "{:?}", ran.all());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Classes 3 and 4: a broken or endless reply is a failure with a cause, in bounded memory.
+
+/// How a test server answers one request.
+type Answer = dyn Fn(&mut TcpStream, &str) + Send + Sync;
+
+/// The most `query` may hold, whatever the server sends.
+const MAX_RSS_KIB: u64 = 32 * 1024;
+
+/// Runs `query` against `answer` and returns its JSON report and the run.
+fn query_against(
+    answer: impl Fn(&mut TcpStream, &str) + Send + Sync + 'static,
+    extra: &[&str],
+) -> (serde_json::Value, Ran) {
+    let (port, _) = serve(answer);
+    let url = format!("http://127.0.0.1:{port}/fruit/");
+    let mut args = vec![
+        "query",
+        "--url",
+        &url,
+        "--timeout",
+        "3s",
+        "--max-failures",
+        "0",
+        "-o",
+        "json",
+    ];
+    args.extend(extra);
+    let ran = run_for(&args, None, Duration::from_secs(60));
+    let report = serde_json::from_str(&ran.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", ran.stdout, ran.stderr));
+    (report, ran)
+}
+
+fn assert_every_request_failed_by(report: &serde_json::Value, ran: &Ran, cause: &str, n: u64) {
+    let s = &report["summary"];
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert_eq!(s["requests"], n, "{s}");
+    assert_eq!(s["failures"], n, "{s}");
+    assert_eq!(s["failures_by_cause"][cause], n, "{s}");
+    let peak = ran.peak_rss_kib.expect("VmHWM readable");
+    assert!(peak < MAX_RSS_KIB, "peak RSS {peak} KiB");
+}
+
+fn endless(stream: &mut TcpStream, head: &[u8], piece: &[u8]) {
+    if stream.write_all(head).is_err() {
+        return;
+    }
+    while stream.write_all(piece).is_ok() {}
+}
+
+#[test]
+fn endless_or_huge_replies_fail_as_protocol_in_bounded_memory() {
+    let megabyte = Arc::new(vec![b'x'; 1 << 20]);
+    let big = megabyte.clone();
+    let cases: Vec<(&str, Box<Answer>)> = vec![
+        (
+            "1 GB body",
+            Box::new(move |s, _| {
+                endless(
+                    s,
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n",
+                    &big,
+                )
+            }),
+        ),
+        (
+            "body until close",
+            Box::new(move |s, _| endless(s, b"HTTP/1.1 200 OK\r\n\r\n", &megabyte)),
+        ),
+        (
+            "endless tiny chunks",
+            Box::new(|s, _| {
+                endless(
+                    s,
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                    &b"1\r\nx\r\n".repeat(4096),
+                )
+            }),
+        ),
+        (
+            "chunk size overflow",
+            Box::new(|s, _| {
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFF\r\nxx\r\n0\r\n\r\n",
+                );
+            }),
+        ),
+        (
+            "headers without end",
+            Box::new(|s, _| endless(s, b"HTTP/1.1 200 OK\r\n", &b"X-A: b\r\n".repeat(4096))),
+        ),
+    ];
+    for (what, answer) in cases {
+        let (report, ran) = query_against(answer, &["--count", "2"]);
+        eprintln!("{what}: peak RSS {:?} KiB", ran.peak_rss_kib);
+        assert_every_request_failed_by(&report, &ran, "protocol", 2);
+    }
+}
