@@ -127,6 +127,7 @@ fn serve(
             let (answer, log) = (answer.clone(), log.clone());
             std::thread::spawn(move || {
                 let mut stream = stream;
+                let _ = stream.set_nodelay(true);
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 loop {
                     let mut head = String::new();
@@ -165,10 +166,13 @@ fn serve(
 }
 
 fn reply(stream: &mut TcpStream, status: &str, body: &str) {
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
+    // One write: pieces would wait on Nagle and delayed ACKs.
+    let _ = stream.write_all(
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
     );
 }
 
@@ -533,4 +537,91 @@ fn endless_or_huge_replies_fail_as_protocol_in_bounded_memory() {
         eprintln!("{what}: peak RSS {:?} KiB", ran.peak_rss_kib);
         assert_every_request_failed_by(&report, &ran, "protocol", 2);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Class 5: Ctrl-C cuts the request in flight.
+
+/// Starts the binary, sends `signal` after `after`, and returns the run and how long it took
+/// from the signal to the exit.
+fn run_and_signal(args: &[&str], after: Duration, signal: &str) -> (Ran, Duration) {
+    let child = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    let sent = Instant::now();
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let took = sent.elapsed();
+    let ran = Ran {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        took,
+        peak_rss_kib: None,
+    };
+    (ran, took)
+}
+
+#[test]
+fn ctrl_c_cuts_a_request_the_server_never_answers() {
+    let (port, seen) = serve(|s, _| stall(s));
+    let url = format!("http://127.0.0.1:{port}/fruit/");
+    for signal in ["-INT", "-TERM"] {
+        let (ran, took) = run_and_signal(
+            &[
+                "query",
+                "--url",
+                &url,
+                "--timeout",
+                "30s",
+                "--duration",
+                "10m",
+                "-o",
+                "json",
+            ],
+            Duration::from_millis(1000),
+            signal,
+        );
+        assert!(took < Duration::from_secs(2), "{signal}: took {took:?}");
+        assert_eq!(ran.code, Some(130), "{}", ran.stderr);
+        let report: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+        assert_eq!(report["interrupted"], true);
+        // The cut request neither passed nor failed.
+        assert_eq!(report["summary"]["failures"], 0, "{}", report["summary"]);
+    }
+    assert!(!seen.lock().unwrap().is_empty());
+}
+
+#[test]
+fn thousands_of_distinct_bad_status_lines_keep_the_report_small() {
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let long = "x".repeat(1024);
+    let (report, ran) = query_against(
+        move |s, _| {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let head = format!("HTTP/9.{i} 200 {long}\r\nContent-Length: 0\r\n\r\n");
+            let _ = s.write_all(head.as_bytes());
+        },
+        &["--count", "3000"],
+    );
+    assert_every_request_failed_by(&report, &ran, "protocol", 3000);
+    let details = report["summary"]["failures_by_detail"].as_object().unwrap();
+    assert!(details.len() <= 33, "{} details", details.len());
+    assert!(
+        ran.stdout.len() < 64 * 1024,
+        "report of {} bytes",
+        ran.stdout.len()
+    );
 }
