@@ -625,3 +625,103 @@ fn thousands_of_distinct_bad_status_lines_keep_the_report_small() {
         ran.stdout.len()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Class 7: --output-dir writes private new files, never through a symlink, never into old files.
+
+#[test]
+fn output_dir_files_are_private_and_new() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("fresh");
+    let ran = run(&["generate", "--output-dir", fresh.to_str().unwrap()]);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    for entry in std::fs::read_dir(&fresh).unwrap() {
+        let mode = entry.unwrap().metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+    }
+
+    // A symlink planted at the Secret's file name: its target must stay untouched.
+    let planted = dir.path().join("planted");
+    std::fs::create_dir(&planted).unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "untouched").unwrap();
+    std::os::unix::fs::symlink(
+        &victim,
+        planted.join("01-secret-rayservice-ha-redis-password.yaml"),
+    )
+    .unwrap();
+    let ran = run(&["generate", "--output-dir", planted.to_str().unwrap()]);
+    assert_error(&ran, 1);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+
+    // A directory from an earlier run is refused, so two Secrets never mix.
+    let ran = run(&["generate", "--output-dir", fresh.to_str().unwrap()]);
+    assert_error(&ran, 1);
+    assert!(ran.stderr.contains("not empty"), "{}", ran.stderr);
+    assert_no_secret(&ran);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Class 8: numbers the CRD cannot hold, and minimums above maximums.
+
+#[test]
+fn generate_refuses_counts_beyond_int32_and_min_above_max() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = dir.path().join("serve.yaml");
+    std::fs::write(
+        &serve,
+        "applications:\n- name: a\n  import_path: m:app\n  route_prefix: /a\n  deployments:\n  - name: D\n    max_replicas_per_node: 1\n    autoscaling_config: {min_replicas: 5, max_replicas: 2}\n",
+    )
+    .unwrap();
+    for (args, names) in [
+        (vec!["--worker-replicas", "3000000000"], "worker-replicas"),
+        (vec!["--serve-replicas", "3000000000"], "serve-replicas"),
+        (vec!["--max-workers", "2147483648"], "max-workers"),
+        (
+            vec!["--serve-config", serve.to_str().unwrap()],
+            "min_replicas 5",
+        ),
+    ] {
+        let mut all = vec!["generate"];
+        all.extend(args);
+        let ran = run(&all);
+        assert_error(&ran, 2);
+        assert!(ran.stderr.contains(names), "{}", ran.stderr);
+    }
+}
+
+#[test]
+fn lint_fails_counts_beyond_int32_without_overflowing() {
+    let bundle = run(&["generate"]).stdout;
+    let check = |from: &str, to: &str| {
+        assert!(bundle.contains(from), "{from}");
+        let hostile = bundle.replacen(from, to, 1);
+        let ran = run_for(
+            &["lint", "-o", "json", "-"],
+            Some(&hostile),
+            Duration::from_secs(30),
+        );
+        assert_eq!(ran.code, Some(1), "{}", ran.all());
+        let report: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+        let workers = report["objects"][0]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "worker-replicas")
+            .unwrap()
+            .clone();
+        assert_eq!(workers["level"], "FAIL", "{workers}");
+        workers["message"].as_str().unwrap().to_string()
+    };
+    let replicas = "      replicas: 2\n";
+    assert!(check(replicas, "      replicas: 3000000000\n").contains("int32"));
+    let min = "      minReplicas: 2\n";
+    assert!(check(min, "      minReplicas: 9\n").contains("exceeds maxReplicas"));
+    // numOfHosts times replicas used to overflow i64.
+    let msg = check(
+        replicas,
+        "      replicas: 2147483647\n      numOfHosts: 9223372036854775807\n",
+    );
+    assert!(msg.contains("numOfHosts"), "{msg}");
+}

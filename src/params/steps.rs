@@ -257,6 +257,13 @@ fn serve_config_value(o: &GenerateOptions) -> Result<(Value, bool)> {
             format!("must be at least 1, and {HA_MIN_REPLICAS} or more for HA (got {replicas})"),
         ));
     }
+    // One worker per replica, and the CRD holds worker counts as int32.
+    if replicas > i64::from(i32::MAX) {
+        return Err(Error::invalid(
+            "serve-replicas",
+            format!("must be at most 2147483647, a worker each (got {replicas})"),
+        ));
+    }
     if replicas < HA_MIN_REPLICAS && !o.allow_non_ha.unwrap_or(false) {
         return Err(Error::invalid(
             "serve-replicas",
@@ -373,6 +380,19 @@ pub(super) fn worker_counts(
             "max-workers",
             format!("must be at least 1 (got {max})"),
         ));
+    }
+    // The CRD holds worker counts as int32 (max defaults from replicas: name that first).
+    for (flag, n) in [
+        ("worker-replicas", replicas),
+        ("min-workers", min),
+        ("max-workers", max),
+    ] {
+        if n > i64::from(i32::MAX) {
+            return Err(Error::invalid(
+                flag,
+                format!("must be at most 2147483647, the CRD's int32 (got {n})"),
+            ));
+        }
     }
     // Checked against max first: min defaults to replicas, so "min > max" would blame a flag
     // the user never gave.
