@@ -9,6 +9,9 @@ use std::fmt::Write;
 /// without the source lines it would quote (they may hold a secret) and with any quoted
 /// string replaced by `"…"`.
 pub fn yaml_error(e: &serde_saphyr::Error) -> String {
+    if let Some(too_large) = yaml_too_large(e) {
+        return too_large;
+    }
     let formatter = serde_saphyr::UserMessageFormatter;
     let options = serde_saphyr::render_options! {
         formatter: &formatter,
@@ -26,9 +29,34 @@ pub fn yaml_error(e: &serde_saphyr::Error) -> String {
     without_quoted(&message)
 }
 
+/// When the YAML reader stopped at one of its limits (they bound the memory and time one input
+/// can take): which, as `input too large (limit: …)`. Valid YAML can hit them; it is not invalid.
+pub fn yaml_too_large(e: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach;
+    let serde_saphyr::Error::Budget { breach, .. } = e.without_snippet() else {
+        return None;
+    };
+    let limits = serde_saphyr::budget::Budget::default();
+    let limit = match breach {
+        BudgetBreach::Documents { .. } => format!("{} documents", limits.max_documents),
+        BudgetBreach::Nodes { .. } => format!("{} nodes", limits.max_nodes),
+        BudgetBreach::Depth { .. } => format!("nesting {} deep", limits.max_depth),
+        BudgetBreach::Events { .. } => format!("{} parser events", limits.max_events),
+        BudgetBreach::Aliases { .. } => format!("{} aliases", limits.max_aliases),
+        BudgetBreach::ScalarBytes { .. } => {
+            format!("{} MiB of scalars", limits.max_total_scalar_bytes >> 20)
+        }
+        _ => "the YAML reader's budget".to_string(),
+    };
+    Some(format!("input too large (limit: {limit})"))
+}
+
 /// `yaml_error` plus the key of the line the error is on (keys name fields, values hold
 /// secrets), when `text` is the parsed input.
 pub fn yaml_error_in(e: &serde_saphyr::Error, text: &str) -> String {
+    if let Some(too_large) = yaml_too_large(e) {
+        return too_large;
+    }
     let key = e
         .location()
         .and_then(|at| text.lines().nth((at.line() as usize).checked_sub(1)?))
@@ -153,6 +181,13 @@ mod tests {
         assert_eq!(key_of("  - name: x"), Some("name"));
         assert_eq!(key_of("token SECRET"), None);
         assert_eq!(key_of("\"a b\": c"), None);
+    }
+
+    #[test]
+    fn inputs_over_the_reader_limits_are_too_large_not_invalid() {
+        let many = "---\na: 1\n".repeat(1100);
+        let e = serde_saphyr::from_str_multiple::<serde_json::Value, Vec<_>>(&many).unwrap_err();
+        assert_eq!(yaml_error(&e), "input too large (limit: 1024 documents)");
     }
 
     #[test]

@@ -3,10 +3,13 @@
 use serde_json::Value;
 
 /// Parses every document of a (possibly multi-document) YAML text; empty documents are skipped.
-/// Errors quote no input (see `redact`).
+/// Errors (`not valid YAML: …` or `input too large …`) quote no input (see `redact`).
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
-    let docs: Vec<Value> = serde_saphyr::from_str_multiple(text)
-        .map_err(|e| crate::redact::yaml_error_in(&e, text))?;
+    let docs: Vec<Value> = serde_saphyr::from_str_multiple(text).map_err(|e| {
+        crate::redact::yaml_too_large(&e).unwrap_or_else(|| {
+            format!("not valid YAML: {}", crate::redact::yaml_error_in(&e, text))
+        })
+    })?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 

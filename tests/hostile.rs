@@ -725,3 +725,171 @@ fn lint_fails_counts_beyond_int32_without_overflowing() {
     );
     assert!(msg.contains("numOfHosts"), "{msg}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Class 9 in generate: no flag makes a multi-line value.
+
+#[test]
+fn generate_refuses_line_breaks_in_values() {
+    for (flag, value) in [
+        ("--image", "rayproject/ray:2.52.0\nX: y"),
+        ("--redis-address", "redis:6379\nmaxmemory 1"),
+        ("--import-path", "m:app\r"),
+        ("--redis-image", "redis:7.4.0\u{1b}[2J"),
+    ] {
+        let ran = run(&["generate", flag, value]);
+        assert_error(&ran, 2);
+        assert!(ran.stderr.contains(&flag[2..]), "{}", ran.stderr);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Class 10: limits are named as limits.
+
+#[test]
+fn lint_names_its_input_limit_instead_of_calling_valid_yaml_invalid() {
+    let many = "---\nkind: ConfigMap\n".repeat(1100);
+    let ran = run_for(&["lint", "-"], Some(&many), Duration::from_secs(30));
+    assert_error(&ran, 1);
+    assert!(
+        ran.stderr
+            .contains("input too large (limit: 1024 documents)"),
+        "{}",
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains("not valid YAML"), "{}", ran.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The smaller items.
+
+#[test]
+fn errors_carry_one_prefix_and_no_library_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = dir.path().join("values.yaml");
+    std::fs::write(&values, "name: a\nname: b\n").unwrap();
+    let ran = run(&["generate", "--values", values.to_str().unwrap()]);
+    assert_error(&ran, 2);
+    assert_eq!(ran.stderr.matches("error:").count(), 1, "{}", ran.stderr);
+    assert!(!ran.stderr.contains("DuplicateKeyPolicy"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("duplicate"), "{}", ran.stderr);
+}
+
+#[test]
+fn apply_of_an_empty_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "---\n").unwrap();
+    let ran = run(&["apply", "-f", empty.to_str().unwrap(), "--dry-run=client"]);
+    assert_error(&ran, 1);
+    assert!(ran.stderr.contains("no objects"), "{}", ran.stderr);
+}
+
+#[test]
+fn query_refuses_a_zero_duration_like_a_zero_count() {
+    for args in [["--count", "0"], ["--duration", "0s"]] {
+        let mut all = vec!["query", "--url", "http://127.0.0.1:1/"];
+        all.extend(args);
+        let ran = run(&all);
+        assert_error(&ran, 2);
+        assert!(ran.stderr.contains(&args[0][2..]), "{}", ran.stderr);
+    }
+}
+
+/// Lint's message for the Serve config check `id` after replacing `from` by `to` in a bundle.
+fn lint_serve_message(from: &str, to: &str, id: &str) -> (String, String) {
+    let bundle = run(&["generate"]).stdout;
+    assert!(bundle.contains(from), "{from}");
+    let hostile = bundle.replacen(from, to, 1);
+    let ran = run_for(
+        &["lint", "-o", "json", "-"],
+        Some(&hostile),
+        Duration::from_secs(30),
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("{e}: {}", ran.all()));
+    let check = report["objects"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap()
+        .clone();
+    (
+        check["level"].as_str().unwrap().to_string(),
+        check["message"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn a_proxy_location_that_is_not_a_name_fails() {
+    let (level, message) = lint_serve_message(
+        "serveConfigV2: |\n",
+        "serveConfigV2: |\n    proxy_location: 7\n",
+        "serve-proxies",
+    );
+    assert_eq!(level, "FAIL", "{message}");
+    assert!(message.contains("got 7"), "{message}");
+}
+
+#[test]
+fn a_serve_config_that_is_not_a_string_is_named_so() {
+    let (level, message) = lint_serve_message(
+        "serveConfigV2: |\n",
+        "serveConfigV2: {applications: []}\n  x: |\n",
+        "serve-replicas",
+    );
+    assert_eq!(level, "FAIL", "{message}");
+    assert!(message.contains("must be a string"), "{message}");
+}
+
+#[test]
+fn a_stalled_tls_server_is_reported_like_a_stalled_plain_one() {
+    let (port, _) = serve(|s, _| stall(s));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let tls_port = listener.local_addr().unwrap().port();
+    // Takes connections and never starts the TLS handshake.
+    std::thread::spawn(move || {
+        let held: Vec<TcpStream> = listener.incoming().flatten().collect();
+        drop(held);
+    });
+    let mut messages = Vec::new();
+    for server in [
+        format!("http://127.0.0.1:{port}"),
+        format!("https://127.0.0.1:{tls_port}"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let kc = kubeconfig(dir.path(), &server, "    token: t\n");
+        let ran = run_for(
+            &["list", "--kubeconfig", &kc, "--request-timeout", "1s"],
+            None,
+            Duration::from_secs(20),
+        );
+        assert_error(&ran, 1);
+        assert!(
+            ran.took < Duration::from_secs(4),
+            "{server}: {:?}",
+            ran.took
+        );
+        messages.push(ran.stderr.replace(&server, "SERVER"));
+    }
+    assert_eq!(messages[0], messages[1]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Class 6 (fixed before this suite; kept as a regression test): huge durations are usage errors.
+
+#[test]
+fn huge_durations_are_usage_errors_not_panics() {
+    let huge = "99999999999999999999s";
+    for args in [
+        vec!["query", "--url", "http://127.0.0.1:1/", "--timeout", huge],
+        vec!["apply", "--timeout", huge, "--dry-run=client"],
+        vec!["delete", "rs", "-y", "--timeout", huge],
+        vec!["failover", "rs", "-y", "--warmup", huge],
+        vec!["list", "--request-timeout", huge],
+    ] {
+        let ran = run(&args);
+        assert_error(&ran, 2);
+    }
+}

@@ -163,8 +163,8 @@ pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
         }
         Err(_) => {
             return Err(Error::failed(format!(
-                "cannot reach the cluster at {server}: no answer within {} s",
-                CONNECT_TIMEOUT.as_secs()
+                "cannot reach the cluster at {server}: {}",
+                connect_timed_out()
             )));
         }
     }
@@ -223,10 +223,30 @@ pub fn describe_kube_error(e: &kube::Error) -> String {
     let mut msg = one_line(e);
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
+        if is_elapsed(s) {
+            return connect_timed_out();
+        }
         msg = one_line(&s);
         source = s.source();
     }
     msg
+}
+
+/// The connect timeout (TCP and TLS) ends as tokio's bare "deadline has elapsed", inside an I/O
+/// error or not.
+fn is_elapsed(e: &(dyn std::error::Error + 'static)) -> bool {
+    let inner = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        .map(|inner| inner as &(dyn std::error::Error + 'static));
+    e.is::<tokio::time::error::Elapsed>()
+        || inner.is_some_and(|i| i.is::<tokio::time::error::Elapsed>())
+}
+
+/// The words for a server that took no connection or TLS handshake within `CONNECT_TIMEOUT`,
+/// the same whether it speaks TLS or not.
+fn connect_timed_out() -> String {
+    format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())
 }
 
 /// An exec credential plugin's failure without its output (which holds the credential when the

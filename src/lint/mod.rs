@@ -110,8 +110,7 @@ fn read_stdin() -> Result<(String, String)> {
 
 /// Lints every RayService in a multi-document YAML text.
 pub fn lint_text(source: &str, text: &str) -> Result<Report> {
-    let docs = yaml::parse_documents(text)
-        .map_err(|e| Error::failed(format!("{source}: not valid YAML: {e}")))?;
+    let docs = yaml::parse_documents(text).map_err(|e| Error::failed(format!("{source}: {e}")))?;
     let docs = yaml::flatten_lists(docs);
     let objects: Vec<ObjectReport> = docs
         .iter()

@@ -196,6 +196,7 @@ pub(super) fn conflict(a: &str, b: &str, why: &str) -> Error {
 pub fn resolve(o: GenerateOptions, namespace: Option<String>) -> Result<Resolved> {
     let mut warnings = Vec::new();
     let allow_non_ha = o.allow_non_ha.unwrap_or(false);
+    single_line_text(&o)?;
     let name = names(&o, namespace.as_deref())?;
     let (ray_version, image) = ray_image(&o, &mut warnings)?;
     let (kuberay_version, ft_options) = kuberay(&o, &mut warnings)?;
