@@ -51,16 +51,22 @@ pub fn yaml_too_large(e: &serde_saphyr::Error) -> Option<String> {
     Some(format!("input too large (limit: {limit})"))
 }
 
-/// `yaml_error` plus the key of the line the error is on (keys name fields, values hold
-/// secrets), when `text` is the parsed input.
-pub fn yaml_error_in(e: &serde_saphyr::Error, text: &str) -> String {
+/// `yaml_error` plus the key of the line the error is on, when `text` is the parsed input and
+/// `is_known` accepts that key: a key can be a secret too (a map of users to passwords), so only
+/// keys the caller knows as field names are shown.
+pub fn yaml_error_naming(
+    e: &serde_saphyr::Error,
+    text: &str,
+    is_known: impl Fn(&str) -> bool,
+) -> String {
     if let Some(too_large) = yaml_too_large(e) {
         return too_large;
     }
     let key = e
         .location()
         .and_then(|at| text.lines().nth((at.line() as usize).checked_sub(1)?))
-        .and_then(key_of);
+        .and_then(key_of)
+        .filter(|k| is_known(k));
     match key {
         Some(key) => format!("{} (key {key})", yaml_error(e)),
         None => yaml_error(e),
@@ -176,8 +182,10 @@ mod tests {
     fn yaml_errors_name_the_key_of_their_line() {
         let text = "a: 1\nworker-replicas: [x\n";
         let e = serde_saphyr::from_str::<serde_json::Value>(text).unwrap_err();
-        let msg = yaml_error_in(&e, text);
+        let msg = yaml_error_naming(&e, text, |k| k == "worker-replicas");
         assert!(msg.contains("(key worker-replicas)"), "{msg}");
+        let msg = yaml_error_naming(&e, text, |_| false);
+        assert!(!msg.contains("worker-replicas"), "{msg}");
         assert_eq!(key_of("  - name: x"), Some("name"));
         assert_eq!(key_of("token SECRET"), None);
         assert_eq!(key_of("\"a b\": c"), None);

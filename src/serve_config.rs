@@ -47,8 +47,7 @@ pub struct App {
 
 /// Parses the Serve config text (YAML) into a JSON value.
 pub fn parse(text: &str) -> Result<Value, String> {
-    let value: Value =
-        serde_saphyr::from_str(text).map_err(|e| crate::redact::yaml_error_in(&e, text))?;
+    let value: Value = serde_saphyr::from_str(text).map_err(|e| crate::redact::yaml_error(&e))?;
     if !value.is_object() {
         return Err("must be a mapping with an `applications` list".into());
     }

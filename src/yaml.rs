@@ -6,9 +6,8 @@ use serde_json::Value;
 /// Errors (`not valid YAML: …` or `input too large …`) quote no input (see `redact`).
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
     let docs: Vec<Value> = serde_saphyr::from_str_multiple(text).map_err(|e| {
-        crate::redact::yaml_too_large(&e).unwrap_or_else(|| {
-            format!("not valid YAML: {}", crate::redact::yaml_error_in(&e, text))
-        })
+        crate::redact::yaml_too_large(&e)
+            .unwrap_or_else(|| format!("not valid YAML: {}", crate::redact::yaml_error(&e)))
     })?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }

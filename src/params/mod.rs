@@ -163,9 +163,17 @@ pub fn read_values_file(path: &Path) -> Result<GenerateOptions> {
         Error::usage(format!(
             "--values {}: {}",
             path.display(),
-            crate::redact::yaml_error_in(&e, &text)
+            crate::redact::yaml_error_naming(&e, &text, is_option_name)
         ))
     })
+}
+
+/// Whether `key` is a `--values` key (a generate flag's long name).
+fn is_option_name(key: &str) -> bool {
+    use clap::Args;
+    GenerateOptions::augment_args(clap::Command::new("values"))
+        .get_arguments()
+        .any(|a| a.get_long() == Some(key))
 }
 
 pub(super) fn check(field: &str, problem: Option<String>) -> Result<()> {
