@@ -134,7 +134,8 @@ pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
             .unwrap_or(DEFAULT_REQUEST_TIMEOUT),
     )?;
     let mut config = config(global).await?;
-    let server = config.cluster_url.to_string();
+    // A kubeconfig may put credentials in the URL: messages show it with the password as ***.
+    let server = crate::redact::url(&config.cluster_url.to_string());
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     // No read timeout: watches stay quiet for minutes; the deadline layer bounds the rest.
     config.read_timeout = None;
