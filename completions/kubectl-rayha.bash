@@ -95,7 +95,7 @@ _kubectl__rayha() {
 
     case "${cmd}" in
         kubectl__rayha)
-            opts="-n -h -V --namespace --context --kubeconfig --help --version generate lint apply status list delete failover query report completion __complete help"
+            opts="-n -h -V --namespace --context --kubeconfig --request-timeout --help --version generate lint apply status list delete failover query report completion __complete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -117,6 +117,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -125,7 +129,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd____complete)
-            opts="-n -h --namespace --context --kubeconfig --help"
+            opts="-n -h --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -147,6 +151,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -155,7 +163,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__apply)
-            opts="-f -o -n -h --filename --name --ray-version --image --kuberay-version --worker-replicas --min-workers --max-workers --head-cpu --head-memory --head-memory-limit --worker-cpu --worker-memory --serve-config --import-path --working-dir --deployments --route-prefix --serve-replicas --redis-address --redis-password-secret --redis-password-key --redis-image --redis-storage --redis-storage-class --external-storage-namespace --with-tester --allow-non-ha --values --dry-run --output --wait --timeout --force-conflicts --namespace --context --kubeconfig --help"
+            opts="-f -o -n -h --filename --name --ray-version --image --kuberay-version --worker-replicas --min-workers --max-workers --head-cpu --head-memory --head-memory-limit --worker-cpu --worker-memory --serve-config --import-path --working-dir --deployments --route-prefix --serve-replicas --redis-address --redis-password-secret --redis-password-key --redis-image --redis-storage --redis-storage-class --external-storage-namespace --with-tester --allow-non-ha --values --dry-run --output --wait --timeout --force-conflicts --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -317,6 +325,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -325,7 +337,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__completion)
-            opts="-n -h --namespace --context --kubeconfig --help bash zsh fish powershell"
+            opts="-n -h --namespace --context --kubeconfig --request-timeout --help bash zsh fish powershell"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -347,6 +359,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -355,7 +371,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__delete)
-            opts="-y -n -h --yes --timeout --namespace --context --kubeconfig --help"
+            opts="-y -n -h --yes --timeout --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -381,6 +397,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -389,7 +409,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__failover)
-            opts="-y -d -c -o -q -n -h --yes --force --target --grace-period --warmup --settle --recovery-timeout --max-failures --max-recovery --rounds --url --path --data --expect --concurrency --request-timeout --keep-alive --output --report --quiet --junit --namespace --context --kubeconfig --help"
+            opts="-y -d -c -o -q -n -h --yes --force --target --grace-period --warmup --settle --recovery-timeout --max-failures --max-recovery --rounds --url --path --data --expect --concurrency --keep-alive --output --report --quiet --junit --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -455,10 +475,6 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --request-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -491,6 +507,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -499,7 +519,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__generate)
-            opts="-o -n -h --name --ray-version --image --kuberay-version --worker-replicas --min-workers --max-workers --head-cpu --head-memory --head-memory-limit --worker-cpu --worker-memory --serve-config --import-path --working-dir --deployments --route-prefix --serve-replicas --redis-address --redis-password-secret --redis-password-key --redis-image --redis-storage --redis-storage-class --external-storage-namespace --with-tester --allow-non-ha --values --output --output-dir --namespace --context --kubeconfig --help"
+            opts="-o -n -h --name --ray-version --image --kuberay-version --worker-replicas --min-workers --max-workers --head-cpu --head-memory --head-memory-limit --worker-cpu --worker-memory --serve-config --import-path --working-dir --deployments --route-prefix --serve-replicas --redis-address --redis-password-secret --redis-password-key --redis-image --redis-storage --redis-storage-class --external-storage-namespace --with-tester --allow-non-ha --values --output --output-dir --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -642,6 +662,10 @@ _kubectl__rayha() {
                     return 0
                     ;;
                 --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -835,7 +859,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__lint)
-            opts="-o -n -h --output --namespace --context --kubeconfig --help"
+            opts="-o -n -h --output --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -862,6 +886,10 @@ _kubectl__rayha() {
                     return 0
                     ;;
                 --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -873,7 +901,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__list)
-            opts="-A -o -n -h --all-namespaces --output --namespace --context --kubeconfig --help"
+            opts="-A -o -n -h --all-namespaces --output --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -903,6 +931,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -911,7 +943,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__query)
-            opts="-X -d -H -c -o -q -n -h --url --via --pod --path --method --data --data-file --header --expect --expect-status --concurrency --rate --count --duration --timeout --keep-alive --print-each --max-failures --output --report --quiet --namespace --context --kubeconfig --help"
+            opts="-X -d -H -c -o -q -n -h --url --via --pod --path --method --data --data-file --header --expect --expect-status --concurrency --rate --count --duration --timeout --keep-alive --print-each --max-failures --output --report --quiet --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1029,6 +1061,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1037,7 +1073,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__report)
-            opts="-o -n -h --output --output-file --namespace --context --kubeconfig --help"
+            opts="-o -n -h --output --output-file --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1071,6 +1107,10 @@ _kubectl__rayha() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1079,7 +1119,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__status)
-            opts="-o -w -n -h --output --watch --namespace --context --kubeconfig --help"
+            opts="-o -w -n -h --output --watch --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1106,6 +1146,10 @@ _kubectl__rayha() {
                     return 0
                     ;;
                 --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_kubectl_rayha_global_optspecs
-    string join \n n/namespace= context= kubeconfig= h/help V/version
+    string join \n n/namespace= context= kubeconfig= request-timeout= h/help V/version
 end
 
 function __fish_kubectl_rayha_needs_command
@@ -27,6 +27,7 @@ end
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -l request-timeout -d 'How long one API server request may take, e.g. 1m; 0 for no limit (failover: also its queries, 5s by default) [default: 30s]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -s V -l version -d 'Print version'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_needs_command" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
@@ -77,12 +78,14 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l request-timeout -d 'How long one API server request may take, e.g. 1m; 0 for no limit (failover: also its queries, 5s by default) [default: 30s]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -s o -l output -d 'Output format' -r -f -a "text\t''
 json\t''"
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -l request-timeout -d 'How long one API server request may take, e.g. 1m; 0 for no limit (failover: also its queries, 5s by default) [default: 30s]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand lint" -s h -l help -d 'Print help'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -s f -l filename -d 'Apply the objects of this file (`-` for standard input) instead of a generated bundle' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l name -d 'RayService name (DNS-1035 label, at most 47 characters) [default: rayservice-ha]' -r
@@ -126,6 +129,7 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l ti
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l request-timeout -d 'How long one API server request may take, e.g. 1m; 0 for no limit (failover: also its queries, 5s by default) [default: 30s]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l force-conflicts -d 'Take over fields another field manager owns'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -s h -l help -d 'Print help'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand status" -s o -l output -d 'Output format [default: text]' -r -f -a "yaml\t''
@@ -133,6 +137,7 @@ json\t''"
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand status" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand status" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand status" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand status" -l request-timeout -d 'How long one API server request may take, e.g. 1m; 0 for no limit (failover: also its queries, 5s by default) [default: 30s]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand status" -s w -l watch -d 'Print again whenever the RayService or its pods change (Ctrl-C to stop)'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand status" -s h -l help -d 'Print help'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -s o -l output -d 'Output format [default: a table]' -r -f -a "yaml\t''
@@ -140,12 +145,14 @@ json\t''"
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -l request-timeout -d 'How long one API server request may take, e.g. 1m; 0 for no limit (failover: also its queries, 5s by default) [default: 30s]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -s A -l all-namespaces -d 'List in every namespace'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand list" -s h -l help -d 'Print help'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l timeout -d 'How long to wait for KubeRay\'s cleanup (RayCluster and Redis keys) and for every object (and the Redis and tester pods) to be gone, e.g. 5m' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -l request-timeout -d 'How long one API server request may take, e.g. 1m; 0 for no limit (failover: also its queries, 5s by default) [default: 30s]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -s y -l yes -d 'Do not ask for confirmation'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -s h -l help -d 'Print help'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l target -d 'What to kill' -r -f -a "head\t'Delete the Ray head pod (the guide\'s drill)'
@@ -163,7 +170,6 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s d -l data -d 'Request body [default: the guide\'s ["PEAR", 12]]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l expect -d 'Body every reply must have [default: 12 for the guide\'s request]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s c -l concurrency -d 'Requests in flight at once' -r
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l request-timeout -d 'Per-request timeout' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s o -l output -d 'Output format of the report' -r -f -a "text\t''
 json\t''"
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l report -d 'Also write the whole report to FILE: a self-contained HTML page when FILE ends in .html, else JSON' -r -F
@@ -171,6 +177,7 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l request-timeout -d 'How long one API server request may take, e.g. 1m; 0 for no limit (failover: also its queries, 5s by default) [default: 30s]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s y -l yes -d 'Do not ask for confirmation'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l force -d 'Run the drill even without GCS fault tolerance (to see what it costs)'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l keep-alive -d 'With --url: reuse connections (by default each request opens a fresh one)'
@@ -202,6 +209,7 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l re
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l request-timeout -d 'How long one API server request may take, e.g. 1m; 0 for no limit (failover: also its queries, 5s by default) [default: 30s]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l print-each -d 'Print the guide\'s `req_index : N, num_fail: F` line for every request'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s q -l quiet -d 'No live line on the terminal'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -212,14 +220,17 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand report" -l o
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand report" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand report" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand report" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand report" -l request-timeout -d 'How long one API server request may take, e.g. 1m; 0 for no limit (failover: also its queries, 5s by default) [default: 30s]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand report" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -l request-timeout -d 'How long one API server request may take, e.g. 1m; 0 for no limit (failover: also its queries, 5s by default) [default: 30s]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -l request-timeout -d 'How long one API server request may take, e.g. 1m; 0 for no limit (failover: also its queries, 5s by default) [default: 30s]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand __complete" -s h -l help -d 'Print help'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query report completion __complete help" -f -a "generate" -d 'Render the HA bundle: Redis, password Secret, RayService with GCS fault tolerance, tester'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand help; and not __fish_seen_subcommand_from generate lint apply status list delete failover query report completion __complete help" -f -a "lint" -d 'Check RayService manifests against the HA invariants and explain each miss'

@@ -72,8 +72,14 @@ fn objects(args: &ApplyArgs, global: &GlobalArgs) -> Result<Vec<Item>> {
         Some(path) => {
             let (source, text) = read_file(path)?;
             let docs = yaml::parse_documents(&text)
-                .map_err(|e| Error::failed(format!("{source}: not valid YAML: {e}")))?;
+                .map_err(|e| Error::failed(format!("{source}: {e}")))?;
             let docs = yaml::flatten_lists(docs);
+            // kubectl's answer to an empty file: nothing applied is not a success.
+            if docs.is_empty() {
+                return Err(Error::failed(format!(
+                    "{source}: no objects passed to apply"
+                )));
+            }
             for (i, d) in docs.iter().enumerate() {
                 if !d["apiVersion"].is_string()
                     || !d["kind"].is_string()

@@ -35,6 +35,10 @@ pub struct GlobalArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
     #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
+    /// How long one API server request may take, e.g. 1m; 0 for no limit (failover: also its
+    /// queries, 5s by default) [default: 30s]
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub request_timeout: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -305,9 +309,6 @@ pub struct FailoverArgs {
     /// Requests in flight at once
     #[arg(long, short = 'c', default_value_t = 1, value_name = "N")]
     pub concurrency: usize,
-    /// Per-request timeout
-    #[arg(long, default_value = "5s", value_name = "DURATION")]
-    pub request_timeout: String,
     /// With --url: reuse connections (by default each request opens a fresh one)
     #[arg(long)]
     pub keep_alive: bool,

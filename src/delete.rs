@@ -56,6 +56,7 @@ impl Target {
 }
 
 pub fn run(args: DeleteArgs, global: &GlobalArgs) -> Result<Outcome> {
+    crate::validate::object_name("NAME", &args.name)?;
     let timeout = crate::flags::duration("timeout", &args.timeout)?;
     let runtime = cluster::runtime(true)?;
     runtime.block_on(delete(args, global, timeout))?;

@@ -43,6 +43,24 @@ pub fn duration(field: &str, text: &str) -> Result<Duration> {
     parse_duration(text).map_err(|e| Error::invalid(field, e))
 }
 
+/// A duration as the flags take it: `500ms`, `30s`, `1.5s`, `2m`.
+pub fn show_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms.is_multiple_of(60_000) {
+        format!("{}m", ms / 60_000)
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
+}
+
+/// `--request-timeout` as kubectl reads it: a duration, where 0 means no deadline.
+pub fn request_timeout(text: &str) -> Result<Option<Duration>> {
+    let limit = duration("request-timeout", text)?;
+    Ok((!limit.is_zero()).then_some(limit))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +75,12 @@ mod tests {
         assert!(parse_duration("99999999999999999999s").is_err());
         assert!(parse_duration("8761h").is_err());
         assert!(parse_duration("8760h").is_ok());
+        assert_eq!(show_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(show_duration(Duration::from_secs(30)), "30s");
+        assert_eq!(show_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(show_duration(Duration::from_secs(120)), "2m");
+        assert_eq!(request_timeout("0").unwrap(), None);
+        assert_eq!(request_timeout("5s").unwrap(), Some(Duration::from_secs(5)));
         assert!(
             duration("warmup", "x")
                 .unwrap_err()

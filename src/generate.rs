@@ -127,9 +127,19 @@ pub fn file_name(index: usize, object: &Value, format: OutputFormat) -> String {
     format!("{:02}-{kind}-{name}.{ext}", index + 1)
 }
 
+/// Writes one file per object into `dir`, which must be new or empty: files of an earlier run
+/// (an old Secret with another password) must not mix with this one. Each file is created new
+/// (never through a symlink planted at its name, never over an existing file) and readable by
+/// its owner only: the bundle holds the Redis password.
 fn write_dir(dir: &Path, objects: &[Value], format: OutputFormat) -> Result<()> {
     let fail = |e: std::io::Error| Error::failed(format!("--output-dir {}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(fail)?;
+    if std::fs::read_dir(dir).map_err(fail)?.next().is_some() {
+        return Err(Error::failed(format!(
+            "--output-dir {}: not empty; give a new or empty directory (files of another run would mix with this one)",
+            dir.display()
+        )));
+    }
     for (i, object) in objects.iter().enumerate() {
         let text = match format {
             OutputFormat::Yaml => yaml::to_yaml(object),
@@ -138,8 +148,23 @@ fn write_dir(dir: &Path, objects: &[Value], format: OutputFormat) -> Result<()> 
             }
         };
         let path = dir.join(file_name(i, object, format));
-        std::fs::write(&path, text).map_err(fail)?;
+        write_new_private(&path, text.as_bytes())
+            .map_err(|e| Error::failed(format!("--output-dir: {}: {e}", path.display())))?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// Creates `path` with mode 0600 and writes `bytes`. `create_new` is O_CREAT|O_EXCL, which
+/// fails on any existing name, a symlink included (it is not followed).
+fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }

@@ -15,6 +15,7 @@ pub mod load;
 pub mod params;
 pub mod query;
 pub mod rayservice;
+pub mod redact;
 pub mod render;
 pub mod report;
 pub mod serve_config;

@@ -52,7 +52,10 @@ pub fn run(args: ListArgs, global: &GlobalArgs) -> Result<Outcome> {
                 crate::yaml::to_yaml(&serde_json::to_value(&rows).expect("rows serialise"))
             ),
             None if rows.is_empty() => eprintln!("No RayServices managed by kubectl-rayha found."),
-            None => print!("{}", table(&rows, args.all_namespaces)),
+            None => print!(
+                "{}",
+                crate::redact::terminal(&table(&rows, args.all_namespaces))
+            ),
         }
         Ok(Outcome::Passed)
     })

@@ -22,7 +22,8 @@ fn main() -> ExitCode {
     match result {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(e) => {
-            eprintln!("error: {e}");
+            // Errors quote input; a terminal must not act on what it holds.
+            eprintln!("error: {}", rayha::redact::terminal(&e.to_string()));
             ExitCode::from(e.exit_code() as u8)
         }
     }

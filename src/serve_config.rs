@@ -47,15 +47,11 @@ pub struct App {
 
 /// Parses the Serve config text (YAML) into a JSON value.
 pub fn parse(text: &str) -> Result<Value, String> {
-    let value: Value = serde_saphyr::from_str(text).map_err(|e| one_line(&e.to_string()))?;
+    let value: Value = serde_saphyr::from_str(text).map_err(|e| crate::redact::yaml_error(&e))?;
     if !value.is_object() {
         return Err("must be a mapping with an `applications` list".into());
     }
     Ok(value)
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Lists applications and deployments; fails on shapes Serve itself would reject.
@@ -160,10 +156,14 @@ fn read_replicas(path: &str, map: &Map<String, Value>) -> Result<Replicas, Strin
                     }),
                 }
             };
-            Ok(Replicas::Autoscaling {
-                min: int("min_replicas")?.unwrap_or(1),
-                max: int("max_replicas")?,
-            })
+            let min = int("min_replicas")?.unwrap_or(1);
+            let max = int("max_replicas")?;
+            if let Some(max) = max.filter(|max| *max < min) {
+                return Err(format!(
+                    "{path}.autoscaling_config: min_replicas {min} exceeds max_replicas {max}"
+                ));
+            }
+            Ok(Replicas::Autoscaling { min, max })
         }
         (Some(Value::String(_)), None) => Ok(Replicas::Autoscaling { min: 1, max: None }),
         (None | Some(Value::Null), None) => Ok(Replicas::Unset),
@@ -173,12 +173,16 @@ fn read_replicas(path: &str, map: &Map<String, Value>) -> Result<Replicas, Strin
     }
 }
 
-/// The proxy placement of the config; `EveryNode` is Serve's default.
-pub fn proxy_location(config: &Value) -> &str {
-    config
-        .get("proxy_location")
-        .and_then(Value::as_str)
-        .unwrap_or("EveryNode")
+/// The proxy placement of the config; `EveryNode` is Serve's default. Serve takes a name, so
+/// anything else (`proxy_location: 7`) is an error, not the default.
+pub fn proxy_location(config: &Value) -> Result<&str, String> {
+    match config.get("proxy_location") {
+        None | Some(Value::Null) => Ok("EveryNode"),
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(format!(
+            "proxy_location: must be EveryNode, HeadOnly or Disabled (got {other})"
+        )),
+    }
 }
 
 /// The least number of worker nodes that can hold every deployment at one replica per node.
@@ -215,7 +219,7 @@ pub fn enforce_ha(
             Err(msg)
         }
     };
-    match proxy_location(config) {
+    match proxy_location(config)? {
         "EveryNode" => {}
         other => refuse(
             format!(

@@ -61,6 +61,23 @@ pub fn dns1123_subdomain_problem(name: &str) -> Option<String> {
     })
 }
 
+/// The NAME of an existing object a command reads or deletes: what the API server accepts as a
+/// name, so that nothing else (`/`, `..`, `?`) reaches a request path.
+pub fn object_name(field: &str, name: &str) -> crate::Result<()> {
+    match dns1123_subdomain_problem(name) {
+        Some(p) => Err(crate::Error::invalid(field, p)),
+        None => Ok(()),
+    }
+}
+
+/// `-n`, or the context's namespace: a DNS-1123 label, as the API server requires.
+pub fn namespace(name: &str) -> crate::Result<()> {
+    match dns1123_label_problem(name) {
+        Some(p) => Err(crate::Error::invalid("namespace", p)),
+        None => Ok(()),
+    }
+}
+
 /// A Kubernetes resource quantity such as `500m`, `2`, `1.5`, `2Gi`, `512M`.
 pub fn is_quantity(q: &str) -> bool {
     let number_end = q

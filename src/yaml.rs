@@ -3,12 +3,11 @@
 use serde_json::Value;
 
 /// Parses every document of a (possibly multi-document) YAML text; empty documents are skipped.
+/// Errors (`not valid YAML: …` or `input too large …`) quote no input (see `redact`).
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
     let docs: Vec<Value> = serde_saphyr::from_str_multiple(text).map_err(|e| {
-        e.to_string()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
+        crate::redact::yaml_too_large(&e)
+            .unwrap_or_else(|| format!("not valid YAML: {}", crate::redact::yaml_error(&e)))
     })?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }

@@ -36,6 +36,9 @@ pub(crate) fn now_unix() -> f64 {
         .as_secs_f64()
 }
 
+/// The per-request timeout of the drill's queries unless `--request-timeout` sets one.
+const QUERY_TIMEOUT: &str = "5s";
+
 /// The drill's flags, checked.
 pub(crate) struct Settings {
     warmup: Duration,
@@ -47,7 +50,8 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    fn from_args(args: &FailoverArgs) -> Result<Settings> {
+    fn from_args(args: &FailoverArgs, global: &GlobalArgs) -> Result<Settings> {
+        crate::validate::object_name("NAME", &args.name)?;
         if args.rounds == 0 {
             return Err(Error::invalid("rounds", "must be at least 1"));
         }
@@ -67,13 +71,19 @@ impl Settings {
             .as_deref()
             .map(|raw| Url::parse(raw).map_err(|e| Error::invalid("url", e)))
             .transpose()?;
+        // `--request-timeout` bounds the drill's queries too (kubectl's meaning: one request to
+        // the server), with a shorter default: a drill counts a slow answer as a failure.
+        let query_timeout = match global.request_timeout.as_deref() {
+            Some(t) if flags::request_timeout(t)?.is_some() => t,
+            _ => QUERY_TIMEOUT,
+        };
         // The request flags mean what they mean for `query`.
         let request = RequestSpec::from_flags(&RequestFlags {
             method: "POST",
             path: args.path.as_deref(),
             data: args.data.as_deref(),
             expect: args.expect.as_deref(),
-            timeout: &args.request_timeout,
+            timeout: query_timeout,
             url: url.as_ref(),
             ..RequestFlags::default()
         })?;
@@ -99,7 +109,7 @@ pub(crate) struct Drill<'a> {
 }
 
 pub fn run(args: FailoverArgs, global: &GlobalArgs) -> Result<Outcome> {
-    let settings = Settings::from_args(&args)?;
+    let settings = Settings::from_args(&args, global)?;
     let runtime = cluster::runtime(true)?;
     runtime.block_on(drill(&args, global, &settings))
 }

@@ -124,13 +124,15 @@ pub(super) fn check_ft_settings(ctx: &Ctx) -> Check {
     pass(ID, "no conflicting Redis or resource settings")
 }
 
+/// The Redis address, with a password in it as `***`: the report shows it.
 fn redis_address(ctx: &Ctx) -> Option<String> {
-    if let Some(opts) = ctx.ft_options {
-        return opts["redisAddress"].as_str().map(str::to_string);
-    }
-    ctx.head_env("RAY_REDIS_ADDRESS")
-        .and_then(|e| e["value"].as_str())
-        .map(str::to_string)
+    let raw = match ctx.ft_options {
+        Some(opts) => opts["redisAddress"].as_str(),
+        None => ctx
+            .head_env("RAY_REDIS_ADDRESS")
+            .and_then(|e| e["value"].as_str()),
+    };
+    raw.map(crate::redact::url)
 }
 
 pub(super) fn check_redis_address(ctx: &Ctx) -> Check {
@@ -166,6 +168,7 @@ pub(super) fn check_redis_address(ctx: &Ctx) -> Check {
     let host = addr
         .trim_start_matches("rediss://")
         .trim_start_matches("redis://");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
     let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
     let short = host.split('.').next().unwrap_or(host);
     let bundle_has_redis = ctx.docs.iter().any(is_redis_workload);

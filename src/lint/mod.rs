@@ -110,8 +110,7 @@ fn read_stdin() -> Result<(String, String)> {
 
 /// Lints every RayService in a multi-document YAML text.
 pub fn lint_text(source: &str, text: &str) -> Result<Report> {
-    let docs = yaml::parse_documents(text)
-        .map_err(|e| Error::failed(format!("{source}: not valid YAML: {e}")))?;
+    let docs = yaml::parse_documents(text).map_err(|e| Error::failed(format!("{source}: {e}")))?;
     let docs = yaml::flatten_lists(docs);
     let objects: Vec<ObjectReport> = docs
         .iter()
@@ -146,27 +145,33 @@ fn is_rayservice(d: &Value) -> bool {
 }
 
 /// The text report, one line per invariant, with why and fix under each miss.
+/// The report for a terminal; what comes from the input has its control characters escaped.
 pub fn render_text(report: &Report) -> String {
+    use crate::redact::terminal;
     let mut out = String::new();
     for o in &report.objects {
         let ns = o
             .namespace
             .as_deref()
-            .map(|n| format!(" -n {n}"))
+            .map(|n| format!(" -n {}", terminal(n)))
             .unwrap_or_default();
-        out.push_str(&format!("{} {}{ns}\n", o.kind, o.name.bold()));
+        out.push_str(&format!(
+            "{} {}{ns}\n",
+            terminal(&o.kind),
+            terminal(&o.name).bold()
+        ));
         for c in &o.checks {
             let tag = match c.level {
                 Level::Pass => "PASS".green(),
                 Level::Warn => "WARN".yellow(),
                 Level::Fail => "FAIL".red().bold(),
             };
-            out.push_str(&format!("  {tag}  {:<22} {}\n", c.id, c.message));
+            out.push_str(&format!("  {tag}  {:<22} {}\n", c.id, terminal(&c.message)));
             if let Some(why) = c.why {
                 out.push_str(&format!("        {:<22} why: {why}\n", ""));
             }
             if let Some(fix) = &c.fix {
-                out.push_str(&format!("        {:<22} fix: {fix}\n", ""));
+                out.push_str(&format!("        {:<22} fix: {}\n", "", terminal(fix)));
             }
         }
     }

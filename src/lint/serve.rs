@@ -9,9 +9,16 @@ use crate::serve_config::{self, Replicas};
 pub(super) type Serve = std::result::Result<(Value, Vec<serve_config::App>), String>;
 
 pub(super) fn parse_serve_config(rs: &Value) -> Serve {
-    let text = rs["spec"]["serveConfigV2"]
-        .as_str()
-        .ok_or("spec.serveConfigV2 is missing")?;
+    let text = match &rs["spec"]["serveConfigV2"] {
+        Value::String(text) => text,
+        Value::Null => return Err("spec.serveConfigV2 is missing".into()),
+        _ => {
+            return Err(
+                "spec.serveConfigV2 must be a string holding the Serve config YAML (it is not)"
+                    .into(),
+            );
+        }
+    };
     let value = serve_config::parse(text).map_err(|e| format!("spec.serveConfigV2: {e}"))?;
     let apps = serve_config::apps(&value).map_err(|e| format!("spec.serveConfigV2: {e}"))?;
     Ok((value, apps))
@@ -111,8 +118,15 @@ pub(super) fn check_proxies(serve: &Serve) -> Check {
         Err(e) => return serve_unreadable(ID, e),
     };
     match serve_config::proxy_location(value) {
-        "EveryNode" => pass(ID, "a Serve proxy on every node (proxy_location EveryNode)"),
-        other => miss(
+        Err(e) => miss(
+            ID,
+            Level::Fail,
+            e,
+            "the serve Service reaches workers only through their own proxies; without them every request fails while the head is down",
+            "remove proxy_location or set it to EveryNode",
+        ),
+        Ok("EveryNode") => pass(ID, "a Serve proxy on every node (proxy_location EveryNode)"),
+        Ok(other) => miss(
             ID,
             Level::Fail,
             format!("proxy_location is {other}"),
@@ -134,21 +148,30 @@ pub(super) fn check_workers(ctx: &Ctx, serve: &Serve) -> Check {
         .cloned()
         .unwrap_or_default();
     let active: Vec<&Value> = groups.iter().filter(|g| g["suspend"] != true).collect();
+    if let Some(problem) = active.iter().find_map(|g| group_number_problem(g)) {
+        return miss(
+            ID,
+            Level::Fail,
+            problem,
+            "KubeRay's CRD holds these counts as int32; the API server rejects the object",
+            "use whole numbers from 0 to 2147483647, with minReplicas <= maxReplicas",
+        );
+    }
+    // Saturating: the counts are checked to be int32 above, their products need not fit.
     let hosts = |g: &Value| g["numOfHosts"].as_i64().unwrap_or(1).max(1);
-    let min_total: i64 = active
-        .iter()
-        .map(|g| g["minReplicas"].as_i64().unwrap_or(0) * hosts(g))
-        .sum();
-    let desired_total: i64 = active
-        .iter()
-        .map(|g| {
-            g["replicas"]
-                .as_i64()
-                .or(g["minReplicas"].as_i64())
-                .unwrap_or(0)
-                * hosts(g)
-        })
-        .sum();
+    let total = |count: &dyn Fn(&Value) -> i64| -> i64 {
+        active
+            .iter()
+            .map(|g| count(g).saturating_mul(hosts(g)))
+            .fold(0, i64::saturating_add)
+    };
+    let min_total = total(&|g| g["minReplicas"].as_i64().unwrap_or(0));
+    let desired_total = total(&|g| {
+        g["replicas"]
+            .as_i64()
+            .or(g["minReplicas"].as_i64())
+            .unwrap_or(0)
+    });
     if desired_total < needed {
         return miss(
             ID,
@@ -173,4 +196,29 @@ pub(super) fn check_workers(ctx: &Ctx, serve: &Serve) -> Check {
         ID,
         format!("{desired_total} worker(s) desired, minimum {min_total}, {needed} needed"),
     )
+}
+
+/// Why a worker group's counts are not what the CRD accepts (int32, min <= max), if not.
+fn group_number_problem(g: &Value) -> Option<String> {
+    let name = g["groupName"].as_str().unwrap_or("?");
+    for key in ["replicas", "minReplicas", "maxReplicas", "numOfHosts"] {
+        let v = &g[key];
+        if v.is_null() {
+            continue;
+        }
+        if !v
+            .as_i64()
+            .is_some_and(|n| (0..=i64::from(i32::MAX)).contains(&n))
+        {
+            return Some(format!(
+                "worker group {name}: {key} {v} is not a whole number from 0 to 2147483647 (int32)"
+            ));
+        }
+    }
+    match (g["minReplicas"].as_i64(), g["maxReplicas"].as_i64()) {
+        (Some(min), Some(max)) if min > max => Some(format!(
+            "worker group {name}: minReplicas {min} exceeds maxReplicas {max}"
+        )),
+        _ => None,
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 /// Why a request failed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -91,17 +91,25 @@ pub trait Requester: Send + 'static {
     fn request(&mut self) -> impl Future<Output = Result<(), Cause>> + Send;
 }
 
-/// Stops the load from outside (Ctrl-C, the end of a drill).
+/// Stops the load from outside (Ctrl-C, the end of a drill). Stopping cuts the requests in
+/// flight at once: a Ctrl-C must not wait out a 30 s `--timeout`.
 #[derive(Clone, Default)]
-pub struct StopHandle(Arc<AtomicBool>);
+pub struct StopHandle(Arc<StopState>);
+
+#[derive(Default)]
+struct StopState {
+    stopped: AtomicBool,
+    wake: Notify,
+}
 
 impl StopHandle {
     pub fn stop(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.stopped.store(true, Ordering::SeqCst);
+        self.0.wake.notify_waiters();
     }
 
     pub fn stopped(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.stopped.load(Ordering::SeqCst)
     }
 
     /// Sets the handle on Ctrl-C or SIGTERM (a CI job cancelled, a pod stopped), so the run ends
@@ -126,16 +134,22 @@ impl StopHandle {
         })
     }
 
-    /// Resolves once the handle is set (checked every 100 ms).
+    /// Resolves once the handle is set.
     pub async fn wait(&self) {
-        while !self.stopped() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        loop {
+            // Registered before the check, so a stop between the two is not missed.
+            let woken = self.0.wake.notified();
+            if self.stopped() {
+                return;
+            }
+            woken.await;
         }
     }
 }
 
 /// Runs the load with one requester per worker and streams samples into `tx`. Returns when the
-/// count or duration is reached or `stop` is set; requests in flight then finish first.
+/// count or duration is reached (requests in flight then finish first) or `stop` is set (they
+/// are cut, and not counted: they neither passed nor failed).
 pub async fn run<R: Requester>(
     shape: Shape,
     requesters: Vec<R>,
@@ -169,13 +183,19 @@ pub async fn run<R: Requester>(
                         }
                         let now = Instant::now();
                         if due > now {
-                            tokio::time::sleep_until(due.into()).await;
+                            tokio::select! {
+                                _ = tokio::time::sleep_until(due.into()) => {}
+                                _ = stop.wait() => break,
+                            }
                         }
                         due
                     }
                     None => Instant::now(),
                 };
-                let outcome = requester.request().await;
+                let outcome = tokio::select! {
+                    outcome = requester.request() => outcome,
+                    _ = stop.wait() => break,
+                };
                 let sample = Sample {
                     index,
                     intended,

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::engine::Cause;
@@ -26,7 +26,20 @@ pub struct Url {
 }
 
 impl Url {
+    /// Parses `url`; errors quote it with any password as `***` (see `redact`).
     pub fn parse(url: &str) -> Result<Url, String> {
+        if let Some(c) = crate::redact::control_char(url) {
+            return Err(format!(
+                "must not contain control characters (found {:?})",
+                c
+            ));
+        }
+        let shown = crate::redact::url(url);
+        if shown != url {
+            return Err(format!(
+                "credentials in the URL are not supported (got {shown:?}); send them with -H"
+            ));
+        }
         let rest = url.strip_prefix("http://").ok_or_else(|| {
             if url.starts_with("https://") {
                 "https is not supported by --url; use plain http (the serve port speaks http)"
@@ -222,15 +235,19 @@ enum ReadError {
 
 /// Reads one response into `buf`; returns the status, the body's range in `buf` and whether
 /// the server will close the connection.
-async fn read_response(
-    stream: &mut TcpStream,
+async fn read_response<S: AsyncRead + Unpin>(
+    stream: &mut S,
     buf: &mut Vec<u8>,
 ) -> Result<(u16, std::ops::Range<usize>, bool), ReadError> {
     buf.clear();
+    // Each read looks only at what is new (and the 3 bytes before it): headers that arrive in
+    // small pieces cost linear time, not quadratic.
+    let mut scanned = 0;
     let header_end = loop {
-        if let Some(i) = find(buf, b"\r\n\r\n") {
-            break i + 4;
+        if let Some(i) = find(&buf[scanned..], b"\r\n\r\n") {
+            break scanned + i + 4;
         }
+        scanned = buf.len().saturating_sub(3);
         if buf.len() > 64 * 1024 {
             return Err(ReadError::Malformed("response headers over 64 KiB".into()));
         }
@@ -306,8 +323,8 @@ async fn read_response(
 }
 
 /// Decodes a chunked body in place at the end of `buf`; returns its range.
-async fn read_chunked(
-    stream: &mut TcpStream,
+async fn read_chunked<S: AsyncRead + Unpin>(
+    stream: &mut S,
     buf: &mut Vec<u8>,
     start: usize,
 ) -> Result<std::ops::Range<usize>, ReadError> {
@@ -349,13 +366,19 @@ async fn read_chunked(
         }
         body.extend_from_slice(&buf[pos..pos + size]);
         pos += size + 2;
+        // Drop the decoded framing now and then: tiny chunks carry several bytes of it per byte
+        // of body, and it must not grow the buffer past the body bound.
+        if pos - start > 64 * 1024 {
+            buf.drain(start..pos);
+            pos = start;
+        }
     }
     let begin = buf.len();
     buf.extend_from_slice(&body);
     Ok(begin..buf.len())
 }
 
-async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<usize, ReadError> {
+async fn fill<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> Result<usize, ReadError> {
     let len = buf.len();
     buf.resize(len + 4096, 0);
     match stream.read(&mut buf[len..]).await {
@@ -390,6 +413,9 @@ mod tests {
         assert!(Url::parse("https://x/").is_err());
         assert!(Url::parse("ftp://x/").is_err());
         assert!(Url::parse("http://x:99999/").is_err());
+        let e = Url::parse("http://user:PW@h:80/").unwrap_err();
+        assert!(e.contains("user:***@h") && !e.contains("PW"), "{e}");
+        assert!(Url::parse("http://h/\r\nX-Injected: 1").is_err());
     }
 
     /// Serves `reply` to one connection and returns where to send the request.
@@ -478,5 +504,96 @@ mod tests {
         assert!(text.contains("Content-Length: 12\r\n"));
         assert!(text.contains("Connection: close\r\n"));
         assert!(text.ends_with("\r\n\r\n[\"PEAR\", 12]"));
+    }
+
+    /// The reply reader fed from memory: (status, body) or the failure's words.
+    fn read_bytes(reply: &[u8]) -> Result<(u16, Vec<u8>), String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut stream = reply;
+        let mut buf = Vec::new();
+        rt.block_on(read_response(&mut stream, &mut buf))
+            .map(|(status, body, _)| (status, buf[body].to_vec()))
+            .map_err(|e| match e {
+                ReadError::ClosedBeforeReply => "closed".to_string(),
+                ReadError::Io(e) | ReadError::Malformed(e) => e,
+            })
+    }
+
+    /// Replies made of HTTP's own pieces, so that the search reaches past the status line.
+    fn reply_strategy() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just(b"HTTP/1.1 200 OK\r\n".to_vec()),
+            Just(b"HTTP/1.0 204 No\r\n".to_vec()),
+            Just(b"Transfer-Encoding: chunked\r\n".to_vec()),
+            Just(b"Connection: close\r\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"0\r\n\r\n".to_vec()),
+            "[0-9a-fA-F]{1,17}".prop_map(|s| format!("{s}\r\n").into_bytes()),
+            (0usize..20_000_000).prop_map(|n| format!("Content-Length: {n}\r\n").into_bytes()),
+            proptest::collection::vec(any::<u8>(), 0..64),
+        ];
+        proptest::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
+    }
+
+    /// Well-formed heads with hostile framing: sizes at the edges of the integer types.
+    fn framed_reply_strategy() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let edge = prop_oneof![
+            0u64..64,
+            Just(u64::MAX),
+            (0u64..4).prop_map(|d| u64::MAX - d),
+            Just(MAX_BODY as u64),
+            Just(MAX_BODY as u64 + 1),
+            any::<u64>(),
+        ];
+        let chunk =
+            (edge.clone(), proptest::collection::vec(any::<u8>(), 0..8)).prop_map(|(n, data)| {
+                [format!("{n:X}\r\n").into_bytes(), data, b"\r\n".to_vec()].concat()
+            });
+        let chunked = proptest::collection::vec(chunk, 0..6).prop_map(|chunks| {
+            [
+                b"Transfer-Encoding: chunked\r\n\r\n".to_vec(),
+                chunks.concat(),
+            ]
+            .concat()
+        });
+        let sized = (edge, proptest::collection::vec(any::<u8>(), 0..64)).prop_map(|(n, body)| {
+            [format!("Content-Length: {n}\r\n\r\n").into_bytes(), body].concat()
+        });
+        prop_oneof![chunked, sized]
+            .prop_map(|rest| [b"HTTP/1.1 200 OK\r\n".to_vec(), rest].concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 512,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// No reply makes the reader panic or hold more than the body bound.
+        #[test]
+        fn any_reply_reads_within_bounds(reply in reply_strategy()) {
+            if let Ok((_, body)) = read_bytes(&reply) {
+                proptest::prop_assert!(body.len() <= MAX_BODY);
+            }
+        }
+
+        #[test]
+        fn any_framing_reads_within_bounds(reply in framed_reply_strategy()) {
+            if let Ok((_, body)) = read_bytes(&reply) {
+                proptest::prop_assert!(body.len() <= MAX_BODY);
+            }
+        }
+
+        #[test]
+        fn any_bytes_read_within_bounds(reply in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            if let Ok((_, body)) = read_bytes(&reply) {
+                proptest::prop_assert!(body.len() <= MAX_BODY);
+            }
+        }
     }
 }

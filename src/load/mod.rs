@@ -88,17 +88,40 @@ fn expected_body(f: &RequestFlags) -> Option<String> {
     }
 }
 
+/// `-H 'Name: value'`: a token name and a value without control characters, which would end
+/// the header and start another (header injection). Errors do not quote the value: it is often a
+/// credential.
 fn headers(raw: &[String]) -> Result<Vec<(String, String)>> {
-    raw.iter()
-        .map(|h| {
-            h.split_once(':')
-                .filter(|(k, _)| !k.trim().is_empty() && !k.contains(' '))
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                .ok_or_else(|| {
-                    Error::invalid("header", format!("must be 'Name: value' (got {h:?})"))
-                })
-        })
-        .collect()
+    raw.iter().map(|h| header(h)).collect()
+}
+
+fn header(h: &str) -> Result<(String, String)> {
+    let (name, value) = h
+        .split_once(':')
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .filter(|(k, _)| !k.is_empty() && k.bytes().all(is_token_byte))
+        .ok_or_else(|| {
+            let name = h.split(':').next().unwrap_or_default();
+            Error::invalid(
+                "header",
+                format!(
+                    "must be 'Name: value' with a name of letters, digits and !#$%&'*+-.^_`|~ (got name {:?})",
+                    crate::redact::terminal(name)
+                ),
+            )
+        })?;
+    if let Some(c) = crate::redact::control_char(value) {
+        return Err(Error::invalid(
+            "header",
+            format!("the value of {name} must not contain control characters (found {c:?})"),
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// RFC 9110's `tchar`: the bytes a header name is made of.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn method(raw: &str) -> Result<String> {
@@ -130,6 +153,15 @@ fn path(f: &RequestFlags) -> Result<String> {
         return Err(Error::invalid(
             "path",
             format!("must start with '/' (got {path:?})"),
+        ));
+    }
+    // The path goes into the request line: a space or line break would end it.
+    if let Some(c) = path.chars().find(|c| c.is_control() || *c == ' ') {
+        return Err(Error::invalid(
+            "path",
+            format!(
+                "must not contain spaces or control characters (found {c:?}); percent-encode them"
+            ),
         ));
     }
     Ok(path)

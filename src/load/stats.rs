@@ -13,6 +13,11 @@ use super::engine::Sample;
 /// At most this many failure windows are kept; later ones are counted only.
 const MAX_WINDOWS: usize = 1000;
 
+/// At most this many distinct failure details are counted apart (a server can make every reply
+/// fail differently); the rest are counted together under `OTHER_DETAILS`.
+const MAX_DETAILS: usize = 32;
+pub const OTHER_DETAILS: &str = "other (more distinct details)";
+
 /// A run of consecutive failed requests (by completion order).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FailureWindow {
@@ -106,7 +111,7 @@ impl Recorder {
                 let _ = self.failed_latency_us.record(latency_us.min(3_600_000_000));
                 self.failures += 1;
                 *self.by_cause.entry(cause.class().to_string()).or_default() += 1;
-                *self.by_detail.entry(cause.to_string()).or_default() += 1;
+                self.count_detail(cause.to_string());
                 self.first_failure.get_or_insert(s.finished);
                 self.last_failure = Some(s.finished);
                 // A failure window runs from when its first failed request was sent to when its
@@ -126,6 +131,16 @@ impl Recorder {
                 w.failures += 1;
                 *w.causes.entry(cause.class().to_string()).or_default() += 1;
             }
+        }
+    }
+
+    fn count_detail(&mut self, detail: String) {
+        if let Some(n) = self.by_detail.get_mut(&detail) {
+            *n += 1;
+        } else if self.by_detail.len() < MAX_DETAILS {
+            self.by_detail.insert(detail, 1);
+        } else {
+            *self.by_detail.entry(OTHER_DETAILS.to_string()).or_default() += 1;
         }
     }
 
@@ -251,6 +266,21 @@ mod tests {
             finished: t,
             outcome: if ok { Ok(()) } else { Err(Cause::Status(503)) },
         }
+    }
+
+    #[test]
+    fn distinct_failure_details_are_bounded() {
+        let start = Instant::now();
+        let mut r = Recorder::new(start);
+        for i in 0..1000u64 {
+            let mut s = sample(start, i, i + 1, false);
+            s.outcome = Err(Cause::Protocol(format!("bad status line {i}")));
+            r.record(&s);
+        }
+        let details = r.summary().failures_by_detail;
+        assert_eq!(details.len(), MAX_DETAILS + 1);
+        assert_eq!(details.values().sum::<u64>(), 1000);
+        assert_eq!(details[OTHER_DETAILS], 1000 - MAX_DETAILS as u64);
     }
 
     #[test]

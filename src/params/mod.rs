@@ -163,12 +163,17 @@ pub fn read_values_file(path: &Path) -> Result<GenerateOptions> {
         Error::usage(format!(
             "--values {}: {}",
             path.display(),
-            e.to_string()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
+            crate::redact::yaml_error_naming(&e, &text, is_option_name)
         ))
     })
+}
+
+/// Whether `key` is a `--values` key (a generate flag's long name).
+fn is_option_name(key: &str) -> bool {
+    use clap::Args;
+    GenerateOptions::augment_args(clap::Command::new("values"))
+        .get_arguments()
+        .any(|a| a.get_long() == Some(key))
 }
 
 pub(super) fn check(field: &str, problem: Option<String>) -> Result<()> {
@@ -199,6 +204,7 @@ pub(super) fn conflict(a: &str, b: &str, why: &str) -> Error {
 pub fn resolve(o: GenerateOptions, namespace: Option<String>) -> Result<Resolved> {
     let mut warnings = Vec::new();
     let allow_non_ha = o.allow_non_ha.unwrap_or(false);
+    single_line_text(&o)?;
     let name = names(&o, namespace.as_deref())?;
     let (ray_version, image) = ray_image(&o, &mut warnings)?;
     let (kuberay_version, ft_options) = kuberay(&o, &mut warnings)?;

@@ -9,6 +9,50 @@ use crate::error::{Error, Result};
 use crate::serve_config;
 use crate::validate::{self, ImageVersion};
 
+/// No text option holds a control character: each becomes a YAML scalar, an env value or a
+/// command argument, and a line break there makes a multi-line value nobody asked for.
+pub(super) fn single_line_text(o: &GenerateOptions) -> Result<()> {
+    let deployments = o.deployments.as_deref().unwrap_or_default();
+    let texts = [
+        ("name", o.name.as_deref()),
+        ("ray-version", o.ray_version.as_deref()),
+        ("image", o.image.as_deref()),
+        ("kuberay-version", o.kuberay_version.as_deref()),
+        ("head-cpu", o.head_cpu.as_deref()),
+        ("head-memory", o.head_memory.as_deref()),
+        ("head-memory-limit", o.head_memory_limit.as_deref()),
+        ("worker-cpu", o.worker_cpu.as_deref()),
+        ("worker-memory", o.worker_memory.as_deref()),
+        ("import-path", o.import_path.as_deref()),
+        ("working-dir", o.working_dir.as_deref()),
+        ("route-prefix", o.route_prefix.as_deref()),
+        ("redis-address", o.redis_address.as_deref()),
+        ("redis-password-secret", o.redis_password_secret.as_deref()),
+        ("redis-password-key", o.redis_password_key.as_deref()),
+        ("redis-image", o.redis_image.as_deref()),
+        ("redis-storage", o.redis_storage.as_deref()),
+        ("redis-storage-class", o.redis_storage_class.as_deref()),
+        (
+            "external-storage-namespace",
+            o.external_storage_namespace.as_deref(),
+        ),
+    ];
+    let all = texts.into_iter().chain(
+        deployments
+            .iter()
+            .map(|d| ("deployments", Some(d.as_str()))),
+    );
+    for (field, text) in all {
+        if let Some(c) = text.and_then(crate::redact::control_char) {
+            return Err(Error::invalid(
+                field,
+                format!("must be one line without control characters (found {c:?})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The RayService name (and the namespace, when given).
 pub(super) fn names(o: &GenerateOptions, namespace: Option<&str>) -> Result<String> {
     let name = o.name.clone().unwrap_or_else(|| DEFAULT_NAME.to_string());
@@ -257,6 +301,13 @@ fn serve_config_value(o: &GenerateOptions) -> Result<(Value, bool)> {
             format!("must be at least 1, and {HA_MIN_REPLICAS} or more for HA (got {replicas})"),
         ));
     }
+    // One worker per replica, and the CRD holds worker counts as int32.
+    if replicas > i64::from(i32::MAX) {
+        return Err(Error::invalid(
+            "serve-replicas",
+            format!("must be at most 2147483647, a worker each (got {replicas})"),
+        ));
+    }
     if replicas < HA_MIN_REPLICAS && !o.allow_non_ha.unwrap_or(false) {
         return Err(Error::invalid(
             "serve-replicas",
@@ -373,6 +424,19 @@ pub(super) fn worker_counts(
             "max-workers",
             format!("must be at least 1 (got {max})"),
         ));
+    }
+    // The CRD holds worker counts as int32 (max defaults from replicas: name that first).
+    for (flag, n) in [
+        ("worker-replicas", replicas),
+        ("min-workers", min),
+        ("max-workers", max),
+    ] {
+        if n > i64::from(i32::MAX) {
+            return Err(Error::invalid(
+                flag,
+                format!("must be at most 2147483647, the CRD's int32 (got {n})"),
+            ));
+        }
     }
     // Checked against max first: min defaults to replicas, so "min > max" would blame a flag
     // the user never gave.

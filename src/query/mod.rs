@@ -132,6 +132,10 @@ fn shape_from(args: &QueryArgs) -> Result<Shape> {
     if args.count == Some(0) {
         return Err(Error::invalid("count", "must be at least 1"));
     }
+    // Like --count 0: a run that sends nothing cannot pass or fail.
+    if duration.is_some_and(|d| d.is_zero()) {
+        return Err(Error::invalid("duration", "must be more than 0"));
+    }
     Ok(Shape {
         concurrency,
         rate: args.rate,
@@ -141,6 +145,12 @@ fn shape_from(args: &QueryArgs) -> Result<Shape> {
 }
 
 fn plan(args: &QueryArgs) -> Result<Plan> {
+    if let Some(name) = &args.name {
+        crate::validate::object_name("NAME", name)?;
+    }
+    if let Some(pod) = &args.pod {
+        crate::validate::object_name("pod", pod)?;
+    }
     let url = args
         .url
         .as_deref()

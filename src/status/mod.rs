@@ -23,6 +23,7 @@ pub use facts::*;
 pub use head::{HeadDiagnosis, diagnose_head};
 
 pub fn run(args: StatusArgs, global: &GlobalArgs) -> Result<Outcome> {
+    crate::validate::object_name("NAME", &args.name)?;
     let runtime = crate::cluster::runtime(false)?;
     runtime.block_on(async {
         let cluster = cluster::connect(global).await?;
@@ -77,7 +78,7 @@ async fn watch(cluster: &Cluster, args: &StatusArgs) -> Result<bool> {
                 let text = render(&status, args.output);
                 if last.as_ref() != Some(&text) {
                     println!("--- {}", chrono_now());
-                    print!("{text}");
+                    print!("{}", crate::redact::terminal(&text));
                     last = Some(text);
                 }
             }
@@ -101,7 +102,7 @@ fn chrono_now() -> String {
 }
 
 fn print_status(status: &Status, output: Option<OutputFormat>) {
-    print!("{}", render(status, output));
+    print!("{}", crate::redact::terminal(&render(status, output)));
 }
 
 fn render(status: &Status, output: Option<OutputFormat>) -> String {

@@ -2,10 +2,12 @@
 //! else `~/.kube/config`, else the in-cluster service account; `--context`; `-n`, else the
 //! context's namespace. Plus the small API helpers the commands share.
 
+mod deadline;
+
 use std::time::Duration;
 
 use kube::api::{Api, DynamicObject};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use kube::{Client, Config};
@@ -16,6 +18,10 @@ use crate::error::{Error, Result};
 
 /// How long connecting may take before we name the server and give up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `--request-timeout` when not given: long enough for a busy API server, short enough that a
+/// stalled one ends the command.
+pub const DEFAULT_REQUEST_TIMEOUT: &str = "30s";
 
 /// A client with the namespace the command works in.
 #[derive(Clone)]
@@ -42,7 +48,11 @@ pub async fn config(global: &GlobalArgs) -> Result<Config> {
     };
     if let Some(path) = &global.kubeconfig {
         let kc = Kubeconfig::read_from(path).map_err(|e| {
-            Error::failed(format!("--kubeconfig {}: {}", path.display(), one_line(&e)))
+            Error::failed(format!(
+                "--kubeconfig {}: {}",
+                path.display(),
+                kubeconfig_error(&e)
+            ))
         })?;
         return Config::from_custom_kubeconfig(kc, &options)
             .await
@@ -51,16 +61,20 @@ pub async fn config(global: &GlobalArgs) -> Result<Config> {
                     "--kubeconfig {}{}: {}",
                     path.display(),
                     context_hint(),
-                    one_line(&e)
+                    kubeconfig_error(&e)
                 ))
             });
     }
     let has_file = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty())
         || home_kubeconfig().is_some_and(|p| p.exists());
     if has_file {
-        return Config::from_kubeconfig(&options)
-            .await
-            .map_err(|e| Error::failed(format!("kubeconfig{}: {}", context_hint(), one_line(&e))));
+        return Config::from_kubeconfig(&options).await.map_err(|e| {
+            Error::failed(format!(
+                "kubeconfig{}: {}",
+                context_hint(),
+                kubeconfig_error(&e)
+            ))
+        });
     }
     if global.context.is_some() {
         return Err(Error::failed(format!(
@@ -71,6 +85,19 @@ pub async fn config(global: &GlobalArgs) -> Result<Config> {
     Config::incluster().map_err(|_| {
         Error::failed("no cluster configured: no --kubeconfig, $KUBECONFIG or ~/.kube/config, and not running in a pod")
     })
+}
+
+/// A kubeconfig that cannot be read or used, without quoting it: its lines hold tokens and keys.
+fn kubeconfig_error(e: &KubeconfigError) -> String {
+    match e {
+        KubeconfigError::Parse(yaml) => {
+            format!(
+                "failed to parse kubeconfig YAML: {}",
+                crate::redact::yaml_error(yaml)
+            )
+        }
+        other => one_line(other),
+    }
 }
 
 fn home_kubeconfig() -> Option<std::path::PathBuf> {
@@ -97,26 +124,36 @@ pub fn api_requests() -> usize {
     API_REQUESTS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Connects and checks that the API server answers (within `CONNECT_TIMEOUT`).
+/// Connects and checks that the API server answers. Every request then has `--request-timeout`
+/// as its deadline, and so has building the client (it runs the exec credential plugin).
 pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
+    let limit = crate::flags::request_timeout(
+        global
+            .request_timeout
+            .as_deref()
+            .unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+    )?;
     let mut config = config(global).await?;
-    let server = config.cluster_url.to_string();
+    // A kubeconfig may put credentials in the URL: messages show it with the password as ***.
+    let server = crate::redact::url(&config.cluster_url.to_string());
     config.connect_timeout = Some(CONNECT_TIMEOUT);
-    // No read timeout: watches stay quiet for minutes; requests carry their own timeouts.
+    // No read timeout: watches stay quiet for minutes; the deadline layer bounds the rest.
     config.read_timeout = None;
     let namespace = global
         .namespace
         .clone()
         .unwrap_or_else(|| config.default_namespace.clone());
-    let client = kube::client::ClientBuilder::try_from(config)
-        .map_err(|e| {
-            Error::failed(format!(
-                "cannot set up a client for {server}: {}",
-                one_line(&e)
-            ))
-        })?
-        .with_layer(&tower::util::MapRequestLayer::new(count_request))
-        .build();
+    crate::validate::namespace(&namespace)?;
+    let builder = client_builder(config, limit)
+        .await
+        .map_err(|e| Error::failed(format!("cannot set up a client for {server}: {e}")))?
+        .with_layer(&tower::util::MapRequestLayer::new(count_request));
+    let client = match limit {
+        Some(limit) => builder
+            .with_layer(&deadline::DeadlineLayer { limit })
+            .build(),
+        None => builder.build(),
+    };
     match tokio::time::timeout(CONNECT_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => {
@@ -127,8 +164,8 @@ pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
         }
         Err(_) => {
             return Err(Error::failed(format!(
-                "cannot reach the cluster at {server}: no answer within {} s",
-                CONNECT_TIMEOUT.as_secs()
+                "cannot reach the cluster at {server}: {}",
+                connect_timed_out()
             )));
         }
     }
@@ -139,18 +176,94 @@ pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
     })
 }
 
+/// kube's default service stack (its `GenericService`, which it does not export).
+type KubeService = tower::util::BoxService<
+    http::Request<kube::client::Body>,
+    http::Response<Box<kube::client::DynBody>>,
+    tower::BoxError,
+>;
+
+/// kube's client stack for `config`. Building it runs the exec credential plugin, a blocking
+/// call kube makes in place: it runs on its own thread so that a plugin that never returns ends
+/// the command at the deadline (the thread is left behind; the process exits).
+async fn client_builder(
+    config: Config,
+    limit: Option<Duration>,
+) -> std::result::Result<kube::client::ClientBuilder<KubeService>, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let runtime = tokio::runtime::Handle::current();
+    std::thread::Builder::new()
+        .name("kube-client-setup".into())
+        .spawn(move || {
+            let _entered = runtime.enter();
+            let _ = tx.send(kube::client::ClientBuilder::try_from(config));
+        })
+        .map_err(|e| format!("cannot start a thread: {e}"))?;
+    let built = match limit {
+        Some(limit) => tokio::time::timeout(limit, rx).await.map_err(|_| {
+            format!(
+                "the exec credential plugin gave no answer within {} (--request-timeout)",
+                crate::flags::show_duration(limit)
+            )
+        })?,
+        None => rx.await,
+    };
+    built
+        .map_err(|_| "the client setup ended without an answer".to_string())?
+        .map_err(|e| describe_kube_error(&e))
+}
+
 /// The innermost cause of a client error, which is what the user can act on.
 pub fn describe_kube_error(e: &kube::Error) -> String {
-    if let kube::Error::Api(status) = e {
-        return format!("{} ({})", status.message, status.code);
+    match e {
+        kube::Error::Api(status) => return format!("{} ({})", status.message, status.code),
+        kube::Error::Auth(auth) => return auth_error(auth),
+        kube::Error::InferKubeconfig(k) => return kubeconfig_error(k),
+        _ => {}
     }
     let mut msg = one_line(e);
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
+        if is_elapsed(s) {
+            return connect_timed_out();
+        }
         msg = one_line(&s);
         source = s.source();
     }
     msg
+}
+
+/// The connect timeout (TCP and TLS) ends as tokio's bare "deadline has elapsed", inside an I/O
+/// error or not.
+fn is_elapsed(e: &(dyn std::error::Error + 'static)) -> bool {
+    let inner = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        .map(|inner| inner as &(dyn std::error::Error + 'static));
+    e.is::<tokio::time::error::Elapsed>()
+        || inner.is_some_and(|i| i.is::<tokio::time::error::Elapsed>())
+}
+
+/// The words for a server that took no connection or TLS handshake within `CONNECT_TIMEOUT`,
+/// the same whether it speaks TLS or not.
+fn connect_timed_out() -> String {
+    format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())
+}
+
+/// An exec credential plugin's failure without its output (which holds the credential when the
+/// plugin printed one before failing) or its command line (which may hold a secret).
+fn auth_error(e: &kube::client::AuthError) -> String {
+    use kube::client::AuthError;
+    match e {
+        AuthError::AuthExecRun { out, .. } => format!(
+            "the exec credential plugin failed ({}); its output is not shown as it may hold credentials",
+            out.status
+        ),
+        AuthError::AuthExecParse(_) => {
+            "the exec credential plugin's output is not an ExecCredential (not shown: it may hold credentials)".to_string()
+        }
+        other => one_line(other),
+    }
 }
 
 /// A failed API call as one error: what was being done, then the innermost cause.
