@@ -115,7 +115,7 @@ fn strings_from_the_cluster_are_escaped() {
     rig["rayservice"] = hostile.into();
     rig["rounds"][0]["killed_pod"] = hostile.into();
     rig["rounds"][0]["timeline"][0]["event"] = hostile.into();
-    rig["reasons"][0] = hostile.into();
+    rig["reasons"] = serde_json::json!([hostile]);
     let html = html_of(&write_json("hostile.json", &rig));
     assert_self_contained(&html);
     assert!(html.contains("&lt;script&gt;alert("));
