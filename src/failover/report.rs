@@ -38,6 +38,21 @@ pub struct Survival {
     pub replicas_unchanged: bool,
 }
 
+impl Survival {
+    /// One line for the text and HTML reports.
+    pub fn summary(&self) -> String {
+        format!(
+            "workers restarted or replaced: {}; Serve replica actors unchanged: {}",
+            if self.workers_restarted_or_replaced.is_empty() {
+                "none".to_string()
+            } else {
+                self.workers_restarted_or_replaced.join(", ")
+            },
+            if self.replicas_unchanged { "yes" } else { "no" }
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Round {
     pub round: u32,
@@ -289,19 +304,7 @@ pub fn render_text(report: &Report) -> String {
             "  longest without a success: {:.2} s\n",
             r.requests.longest_without_success_s
         ));
-        out.push_str(&format!(
-            "  workers restarted or replaced: {}; Serve replica actors unchanged: {}\n",
-            if r.survival.workers_restarted_or_replaced.is_empty() {
-                "none".into()
-            } else {
-                r.survival.workers_restarted_or_replaced.join(", ")
-            },
-            if r.survival.replicas_unchanged {
-                "yes"
-            } else {
-                "no"
-            }
-        ));
+        out.push_str(&format!("  {}\n", r.survival.summary()));
     }
     if let Some(s) = &report.recovery_s {
         out.push_str(&format!(

@@ -256,19 +256,7 @@ fn round_section(id: &str, r: &Round) -> Section {
         "longest without a success: {:.2} s",
         r.requests.longest_without_success_s
     ));
-    notes.push(format!(
-        "workers restarted or replaced: {}; Serve replica actors unchanged: {}",
-        if r.survival.workers_restarted_or_replaced.is_empty() {
-            "none".to_string()
-        } else {
-            r.survival.workers_restarted_or_replaced.join(", ")
-        },
-        if r.survival.replicas_unchanged {
-            "yes"
-        } else {
-            "no"
-        }
-    ));
+    notes.push(r.survival.summary());
     Section {
         id: section_id,
         title: format!(
