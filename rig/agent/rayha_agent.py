@@ -69,6 +69,9 @@ AGENT_NAME = "rayha-rig-agent"
 # for logs and port-forward; ./agent bridges it in the router namespace to kwok's server.
 KUBELET_PORT = int(os.environ.get("RAYHA_RIG_KUBELET_PORT", "10250"))
 KWOK_API = "/apis/kwok.x-k8s.io/v1alpha1/namespaces/%s/%s/%s?fieldManager=rayha-agent&force=true"
+# The nodes' Lease duration: an hour, so that kwok, which keeps polling the Leases of the nodes it
+# once managed, never sees one expire (Agent.renew_lease).
+LEASE_SECONDS = 3600
 CRI_PARTIAL = 16 * 1024  # longer lines are split into partial (P) records, like a CRI runtime
 
 _log_lock = threading.Lock()
@@ -295,15 +298,14 @@ class Agent:
         }}
 
     def heartbeat_loop(self):
+        """Posts the nodes' Ready status every 20 s (the leases have their own thread)."""
         last_status = 0
         while True:
             try:
                 if len(self.nodes) < len(self.node_names):
                     self.refresh_nodes()
-                for n in self.nodes:
-                    self.renew_lease(n)
                 if time.time() - last_status > 20:
-                    for n in self.nodes:
+                    for n in list(self.nodes):
                         st, _ = self.api.request("PATCH", "/api/v1/nodes/%s/status" % n, self.node_status(n),
                                                  ctype="application/merge-patch+json")
                     last_status = time.time()
@@ -311,14 +313,39 @@ class Agent:
                 log("heartbeat: %s", e)
             time.sleep(10)
 
+    def lease_loop(self):
+        """Renews each node's Lease every 10 s, on a thread of its own with short requests: a slow
+        node status post or a busy API server must not delay it."""
+        while True:
+            for n in list(self.nodes):
+                try:
+                    self.renew_lease(n)
+                except Exception as e:  # noqa: BLE001
+                    log("lease %s: %s", n, e)
+            time.sleep(10)
+
     def renew_lease(self, n):
+        """kwok never learns that a node lost its kwok.x-k8s.io/node annotation (its informer drops
+        updates that no longer match), so it keeps polling the node's Lease and takes it the moment
+        it looks expired; holding it, kwok plays its pod stages on the agent's pods (a deleted pod
+        vanishes at once, a new one is "Ready" at once). The agent's Lease therefore never expires
+        in kwok's eyes (LEASE_SECONDS); the node lifecycle controller only looks at renewTime."""
         path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/" + n
-        spec = {"holderIdentity": n, "leaseDurationSeconds": 40, "renewTime": now_micro()}
-        st, _ = self.api.request("PATCH", path, {"spec": spec}, ctype="application/merge-patch+json")
+        st, lease = self.api.request("GET", path, timeout=5)
+        holder = (lease.get("spec") or {}).get("holderIdentity") if st == 200 else None
+        if st == 200 and holder not in (None, n):
+            log("lease %s was held by %s: taking it back", n, holder)
+        spec = {"holderIdentity": n, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": now_micro()}
         if st == 404:
             self.api.request("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
                              {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                              "metadata": {"name": n, "namespace": "kube-node-lease"}, "spec": spec})
+                              "metadata": {"name": n, "namespace": "kube-node-lease"}, "spec": spec}, timeout=5)
+        else:
+            self.api.request("PATCH", path, {"spec": spec}, ctype="application/merge-patch+json", timeout=5)
+
+    def release_lease(self, n):
+        """Hands the node's Lease back (deleted: kwok creates its own and manages the node again)."""
+        self.api.request("DELETE", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/" + n, timeout=5)
 
     # ---- IPs
     def allocate_ip(self, uid, node, wanted=None):
@@ -460,6 +487,7 @@ class Agent:
         self.cleanup_stale()
         self.refresh_nodes()
         threading.Thread(target=self.heartbeat_loop, daemon=True, name="heartbeat").start()
+        threading.Thread(target=self.lease_loop, daemon=True, name="leases").start()
         t0 = time.time()
         while len(self.nodes) < len(self.node_names) and time.time() - t0 < 60:
             time.sleep(1)
@@ -489,6 +517,7 @@ class Agent:
         self.cleanup_stale()
         for n in self.took_over:  # hand the node back to kwok
             try:
+                self.release_lease(n)
                 self.api.request("PATCH", "/api/v1/nodes/" + n,
                                  {"metadata": {"annotations": {"kwok.x-k8s.io/node": "fake",
                                                                "rig.kubectl-rayha/agent": None}}},

@@ -52,6 +52,12 @@ pub async fn follow(d: &Drill<'_>, w: Watch<'_>) -> Result<Followed> {
             .default_backoff()
             .boxed()
     }));
+    // The victim on its own: a pod gone before the watches' first listing sends no Delete.
+    let by_victim = format!("metadata.name={}", w.victim.name);
+    let mut victim_events = watcher(pods.clone(), watcher::Config::default().fields(&by_victim))
+        .default_backoff()
+        .boxed();
+    let mut victim_listing = VictimListing::default();
     let serve_svc = format!("kubernetes.io/service-name={}-serve-svc", d.args.name);
     let mut slice_events = watcher(slices, watcher::Config::default().labels(&serve_svc))
         .default_backoff()
@@ -77,6 +83,12 @@ pub async fn follow(d: &Drill<'_>, w: Watch<'_>) -> Result<Followed> {
                 let Ok(ev) = ev else { continue };
                 for (pod, deleted) in flatten_pod_event(ev) {
                     obs.pod(&pod, deleted, t);
+                }
+            }
+            ev = victim_events.try_next() => {
+                let Ok(Some(ev)) = ev else { continue };
+                if victim_listing.apply(ev, &w.victim.uid) == Some(false) {
+                    obs.victim_gone(t);
                 }
             }
             ev = slice_events.try_next() => {
@@ -126,6 +138,35 @@ fn flatten_pod_event(ev: Option<watcher::Event<Pod>>) -> Vec<(Pod, bool)> {
         Some(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) => vec![(p, false)],
         Some(watcher::Event::Delete(p)) => vec![(p, true)],
         _ => vec![],
+    }
+}
+
+/// Whether the victim exists, from the watch of its name: a (re-)listing is only judged at its end,
+/// and a pod of the same name with another UID is a successor, not the victim.
+#[derive(Default)]
+struct VictimListing {
+    listing: Option<bool>,
+}
+
+impl VictimListing {
+    /// Some(present) when the event tells whether the victim is still there.
+    fn apply(&mut self, ev: watcher::Event<Pod>, uid: &str) -> Option<bool> {
+        let is_victim = |p: &Pod| p.metadata.uid.as_deref() == Some(uid);
+        match ev {
+            watcher::Event::Init => {
+                self.listing = Some(false);
+                None
+            }
+            watcher::Event::InitApply(p) => {
+                if is_victim(&p) {
+                    self.listing = Some(true);
+                }
+                None
+            }
+            watcher::Event::InitDone => self.listing.take(),
+            watcher::Event::Apply(p) => Some(is_victim(&p)),
+            watcher::Event::Delete(_) => Some(false),
+        }
     }
 }
 
@@ -258,11 +299,19 @@ impl<'a> Observer<'a> {
         }
     }
 
+    /// The victim is no longer in the API (deleted, or gone before a listing showed it).
+    fn victim_gone(&mut self, t: f64) {
+        if !self.seen.old_gone {
+            self.seen.old_gone = true;
+            let victim = &self.victim.name;
+            self.note(t, format!("old pod {victim} gone"));
+        }
+    }
+
     fn victim_changed(&mut self, pod: &Pod, deleted: bool, t: f64) {
         let victim = &self.victim.name;
-        if deleted && !self.seen.old_gone {
-            self.seen.old_gone = true;
-            self.note(t, format!("old pod {victim} gone"));
+        if deleted {
+            self.victim_gone(t);
         } else if pod.metadata.deletion_timestamp.is_some() && !self.seen.old_terminating {
             self.seen.old_terminating = true;
             self.note(t, format!("old pod {victim} terminating"));
@@ -279,10 +328,14 @@ impl<'a> Observer<'a> {
             self.seen.new_running = true;
             self.note(t, format!("new pod {name} Running"));
         }
-        if pod_ready(pod) && !self.seen.new_ready {
-            self.seen.new_ready = true;
-            self.note(t, format!("new pod {name} Ready"));
+        // Ready as it is now: a replacement that falls back (a probe that passed once, a
+        // restart) is not recovered.
+        let ready = pod_ready(pod);
+        if ready != self.seen.new_ready {
+            let state = if ready { "Ready" } else { "not Ready again" };
+            self.note(t, format!("new pod {name} {state}"));
         }
+        self.seen.new_ready = ready;
     }
 
     fn restart_counted(&mut self, pod: &Pod, name: String, role: Role, t: f64) {
@@ -388,6 +441,30 @@ mod tests {
         assert_eq!(state.apply(watcher::Event::InitDone), Some(1));
     }
 
+    #[test]
+    fn a_victim_missing_from_the_first_listing_is_gone() {
+        let mut l = VictimListing::default();
+        let mut victim = pod("rc-head-x", &HEAD, 0);
+        victim.metadata.uid = Some("uid-x".into());
+        let mut successor = victim.clone();
+        successor.metadata.uid = Some("uid-y".into());
+        // Listed: present, and only once the listing is complete.
+        assert_eq!(l.apply(watcher::Event::Init, "uid-x"), None);
+        assert_eq!(
+            l.apply(watcher::Event::InitApply(victim.clone()), "uid-x"),
+            None
+        );
+        assert_eq!(l.apply(watcher::Event::InitDone, "uid-x"), Some(true));
+        assert_eq!(l.apply(watcher::Event::Apply(victim), "uid-x"), Some(true));
+        // A re-list without it, or a pod of its name with another UID: gone.
+        l.apply(watcher::Event::Init, "uid-x");
+        assert_eq!(l.apply(watcher::Event::InitDone, "uid-x"), Some(false));
+        assert_eq!(
+            l.apply(watcher::Event::Apply(successor), "uid-x"),
+            Some(false)
+        );
+    }
+
     const HEAD: [(&str, &str); 2] = [("ray.io/cluster", "rc"), ("ray.io/node-type", "head")];
 
     /// A head rc-head-x and a worker rc-worker-a before the kill of `victim`.
@@ -434,6 +511,12 @@ mod tests {
         obs.pod(&pod("rc-worker-a", &worker, 0), false, 1.5);
         assert!(!obs.recovered());
         obs.pod(&pod("rc-head-y", &HEAD, 0), false, 30.0);
+        assert!(obs.recovered());
+        let mut unready = pod("rc-head-y", &HEAD, 0);
+        unready.status.as_mut().unwrap().conditions = None;
+        obs.pod(&unready, false, 31.0);
+        assert!(!obs.recovered(), "a replacement that is no longer Ready");
+        obs.pod(&pod("rc-head-y", &HEAD, 0), false, 40.0);
         assert!(obs.recovered());
         assert_eq!(obs.seen.new_pod.as_ref().unwrap().0, "rc-head-y");
         let followed = obs.end(None);

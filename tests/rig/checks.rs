@@ -22,6 +22,11 @@ pub const TRIALS: &[Check] = &[
         real_pods: false,
     },
     Check {
+        name: "checks::agent_nodes_hold_their_leases",
+        run: agent_nodes_hold_their_leases,
+        real_pods: true,
+    },
+    Check {
         name: "checks::kuberay_crds_established",
         run: kuberay_crds_established,
         real_pods: false,
@@ -47,6 +52,38 @@ fn server_version_is_pinned(rig: &Rig) -> TestResult {
     }
     if client != pinned {
         return Err(format!("rig kubectl version {client:?}, pinned {pinned:?}").into());
+    }
+    Ok(())
+}
+
+/// kwok keeps polling the Leases of the nodes it managed before the agent took them over and takes
+/// a Lease the moment it looks expired; holding it, kwok plays its fake pod stages on the agent's
+/// real pods (a deleted head vanishes at once, its successor is "Ready" at once). The agent holds
+/// each Lease itself, with a duration kwok never sees run out.
+fn agent_nodes_hold_their_leases(rig: &Rig) -> TestResult {
+    let nodes = rig.items(&["nodes"])?;
+    let agent_nodes: Vec<&str> = nodes
+        .iter()
+        .filter(|n| s(n, "/metadata/annotations/rig.kubectl-rayha~1agent") == "true")
+        .map(|n| s(n, "/metadata/name"))
+        .collect();
+    if agent_nodes.is_empty() {
+        return Err("no node is run by the rig's node agent".into());
+    }
+    let leases = rig.items(&["leases", "-n", "kube-node-lease"])?;
+    for node in agent_nodes {
+        let lease = leases
+            .iter()
+            .find(|l| s(l, "/metadata/name") == node)
+            .ok_or_else(|| format!("node {node} has no Lease"))?;
+        let holder = s(lease, "/spec/holderIdentity");
+        let seconds = lease["spec"]["leaseDurationSeconds"].as_i64().unwrap_or(0);
+        if holder != node || seconds < 600 {
+            return Err(format!(
+                "node {node}'s Lease is held by {holder:?} for {seconds} s; the agent should hold it for an hour"
+            )
+            .into());
+        }
     }
     Ok(())
 }

@@ -6,6 +6,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use libtest_mimic::Failed;
+
 use crate::harness::{Namespace, Rig, TestResult, ensure, patience, s, wait_until};
 
 const LEASE: &str = "rayservice-ha-rayha-failover";
@@ -85,6 +87,58 @@ fn lease_gone(rig: &Rig, ns: &str, what: &str) -> TestResult {
     )
 }
 
+fn lease_held(rig: &Rig, ns: &str) -> bool {
+    rig.kubectl(&["get", "lease", LEASE, "-n", ns, "-o", "name"])
+        .is_ok()
+}
+
+/// Whether a head pod of `ns` is being deleted.
+fn head_terminating(rig: &Rig, ns: &str) -> Result<bool, String> {
+    let pods = rig.items(&["pods", "-n", ns, "-l", "ray.io/node-type=head"])?;
+    Ok(pods
+        .iter()
+        .any(|p| p.pointer("/metadata/deletionTimestamp").is_some()))
+}
+
+/// Starts a one-round drill on the head `old`, interrupts it as soon as `moment` holds, checks the
+/// exit, the partial report and the lock; returns the UID of the head it leaves (or "" while none
+/// is up yet).
+fn interrupted_after_the_kill(
+    rig: &Rig,
+    ns: &str,
+    old: &str,
+    what: &str,
+    moment: impl Fn(&Rig, &str) -> Result<bool, String>,
+) -> Result<String, Failed> {
+    let drill = spawn(
+        rig,
+        &[
+            "failover",
+            "rayservice-ha",
+            "-n",
+            ns,
+            "-y",
+            "--warmup",
+            "2s",
+        ],
+    );
+    wait_until(&format!("the moment {what}"), patience(120), || {
+        Ok(moment(rig, ns)?.then_some(()))
+    })?;
+    let (status, took, partial) = drill.interrupt()?;
+    exited_130(what, status, took)?;
+    ensure(
+        partial.contains("interrupted"),
+        format!("no partial report {what}: {partial}"),
+    )?;
+    lease_gone(rig, ns, what)?;
+    // The head that is left once the old one is gone.
+    wait_until("the new head pod", patience(120), || {
+        let uid = head_uid(rig, ns)?;
+        Ok((!uid.is_empty() && uid != old).then_some(uid))
+    })
+}
+
 fn head_uid(rig: &Rig, ns: &str) -> Result<String, String> {
     let pods = rig.items(&["pods", "-n", ns, "-l", "ray.io/node-type=head"])?;
     Ok(pods
@@ -94,9 +148,10 @@ fn head_uid(rig: &Rig, ns: &str) -> Result<String, String> {
         .unwrap_or_default())
 }
 
-/// On a Ready RayService in `ns`: Ctrl-C while the drill follows the recovery, and while it waits
-/// between rounds. Each ends with 130 in time, the lock released and a partial report; the
-/// RayService is Ready again afterwards.
+/// On a Ready RayService in `ns`: Ctrl-C in each phase of the drill (the preflight, the
+/// warm-up, the kill with the old head still terminating, the wait for the new head, between
+/// rounds). Each ends with 130 in time, the lock released and, once a round has begun, a partial
+/// report; the RayService is Ready again afterwards.
 pub(super) fn failover_phases(
     rig: &Rig,
     ns: &str,
@@ -114,7 +169,7 @@ pub(super) fn failover_phases(
         "the head was deleted after Ctrl-C at the start",
     )?;
 
-    // During the recovery: a few seconds after the head was deleted.
+    // In the warm-up: the lock is held and the load runs; the head is not deleted.
     let drill = spawn(
         rig,
         &[
@@ -124,20 +179,37 @@ pub(super) fn failover_phases(
             ns,
             "-y",
             "--warmup",
-            "2s",
+            "60s",
         ],
     );
-    wait_until("the head deleted by the drill", patience(60), || {
-        Ok((head_uid(rig, ns)? != old).then_some(()))
+    wait_until("the drill's lock taken", patience(60), || {
+        Ok(lease_held(rig, ns).then_some(()))
     })?;
     std::thread::sleep(Duration::from_secs(3));
     let (status, took, partial) = drill.interrupt()?;
-    exited_130("during the recovery", status, took)?;
+    exited_130("in the warm-up", status, took)?;
     ensure(
         partial.contains("interrupted"),
         format!("no partial report: {partial}"),
     )?;
-    lease_gone(rig, ns, "during the recovery")?;
+    lease_gone(rig, ns, "in the warm-up")?;
+    ensure(
+        head_uid(rig, ns)? == old,
+        "the head was deleted after Ctrl-C in the warm-up",
+    )?;
+
+    // During the kill: the old head is deleted and still terminating (its preStop runs).
+    let old = interrupted_after_the_kill(rig, ns, &old, "during the kill", |rig, ns| {
+        head_terminating(rig, ns)
+    })?;
+    wait_ready()?;
+
+    // In the recovery wait: the new head exists and is not Ready yet.
+    let old_uid = old.clone();
+    interrupted_after_the_kill(rig, ns, &old, "in the recovery wait", move |rig, ns| {
+        let now = head_uid(rig, ns)?;
+        Ok(!now.is_empty() && now != old_uid)
+    })?;
     wait_ready()?;
 
     // Between rounds: once round 1 is over and the drill waits for Ready.
