@@ -3,6 +3,8 @@
 # query.py, all against one nginx on 127.0.0.1 answering `12`. Prints requests/s, p99 and peak RSS
 # of each client, and the ratios the query issue sets as targets.
 #   bench/query.sh [SECONDS]      (default 10 s per run)
+# RAYHA_BENCH_BASELINE=/path/to/an/older/kubectl-rayha also runs that binary the same three ways,
+# right after this build's runs, and prints this build / baseline side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
@@ -63,7 +65,7 @@ wrk_run() { # threads conns -> "rate p99ms"
 }
 
 rayha_run() { # extra args -> "rate p99ms rss"
-  /usr/bin/time -v -o "$WORK/t" "$RAYHA" query --url "$URL" --duration "${SECS}s" -o json "$@" > "$WORK/r.json"
+  /usr/bin/time -v -o "$WORK/t" "${BIN:-$RAYHA}" query --url "$URL" --duration "${SECS}s" -o json "$@" > "$WORK/r.json"
   python3 - "$WORK/r.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))["summary"]
@@ -96,6 +98,11 @@ read -r RF RFP RFM <<<"$(rayha_run)"
 read -r QP _ QPM <<<"$(querypy_run)"
 read -r WRK64 WRK64P WRK64M <<<"$(wrk_run 2 64)"
 read -r R64 R64P R64M <<<"$(rayha_run --keep-alive --concurrency 64)"
+if [ -n "${RAYHA_BENCH_BASELINE:-}" ]; then
+  read -r BK BKP BKM <<<"$(BIN=$RAYHA_BENCH_BASELINE rayha_run --keep-alive)"
+  read -r BF BFP BFM <<<"$(BIN=$RAYHA_BENCH_BASELINE rayha_run)"
+  read -r B64 B64P B64M <<<"$(BIN=$RAYHA_BENCH_BASELINE rayha_run --keep-alive --concurrency 64)"
+fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 printf '\n%-44s %10s %9s %8s\n' "client" "req/s" "p99 ms" "RSS MB"
@@ -106,6 +113,11 @@ printf '%-44s %10s %9s %8s\n' "kubectl rayha query (fresh connections)" "$RF" "$
 printf '%-44s %10s %9s %8s\n' "query.py (the guide's loop)" "$QP" "-" "$QPM"
 printf '%-44s %10s %9s %8s\n' "wrk -t2 -c64" "$WRK64" "$WRK64P" "$WRK64M"
 printf '%-44s %10s %9s %8s\n' "kubectl rayha query --keep-alive -c 64" "$R64" "$R64P" "$R64M"
+if [ -n "${RAYHA_BENCH_BASELINE:-}" ]; then
+  printf '%-44s %10s %9s %8s\n' "baseline query --keep-alive" "$BK" "$BKP" "$BKM"
+  printf '%-44s %10s %9s %8s\n' "baseline query (fresh connections)" "$BF" "$BFP" "$BFM"
+  printf '%-44s %10s %9s %8s\n' "baseline query --keep-alive -c 64" "$B64" "$B64P" "$B64M"
+fi
 echo
 echo "ratios (target):"
 echo "  keep-alive, 1 in flight vs wrk -c1:   $(ratio "$RK" "$WRK1")  (>= 0.9)"
@@ -113,3 +125,7 @@ echo "  fresh, 1 in flight vs ab -c1:         $(ratio "$RF" "$AB")  (>= 0.9)"
 echo "  fresh, 1 in flight vs query.py:       $(ratio "$RF" "$QP")  (>= 5)"
 echo "  keep-alive, 64 in flight vs wrk -c64: $(ratio "$R64" "$WRK64")  (>= 0.8)"
 echo "  peak RSS of kubectl rayha:            $(printf '%s\n' "$RKM" "$RFM" "$R64M" | sort -n | tail -1) MB  (<= 20)"
+if [ -n "${RAYHA_BENCH_BASELINE:-}" ]; then
+  echo "this build / baseline ($RAYHA_BENCH_BASELINE):"
+  echo "  keep-alive: $(ratio "$RK" "$BK")  fresh: $(ratio "$RF" "$BF")  64 in flight: $(ratio "$R64" "$B64")"
+fi

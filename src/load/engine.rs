@@ -159,57 +159,73 @@ pub async fn run<R: Requester>(
     let start = Instant::now();
     let deadline = shape.duration.map(|d| start + d);
     let next_index = Arc::new(AtomicU64::new(0));
-    let mut workers = Vec::new();
-    for mut requester in requesters {
-        let tx = tx.clone();
-        let stop = stop.clone();
-        let next_index = next_index.clone();
-        let shape = shape.clone();
-        workers.push(tokio::spawn(async move {
-            loop {
-                if stop.stopped() || deadline.is_some_and(|d| Instant::now() >= d) {
-                    break;
-                }
-                let index = next_index.fetch_add(1, Ordering::SeqCst);
-                if shape.count.is_some_and(|c| index >= c) {
-                    break;
-                }
-                let intended = match shape.rate {
-                    // Open loop: request i is due at start + i/rate, whoever sends it.
-                    Some(rate) => {
-                        let due = start + Duration::from_secs_f64(index as f64 / rate);
-                        if deadline.is_some_and(|d| due >= d) {
-                            break;
-                        }
-                        let now = Instant::now();
-                        if due > now {
-                            tokio::select! {
-                                _ = tokio::time::sleep_until(due.into()) => {}
-                                _ = stop.wait() => break,
-                            }
-                        }
-                        due
-                    }
-                    None => Instant::now(),
-                };
-                let outcome = tokio::select! {
-                    outcome = requester.request() => outcome,
-                    _ = stop.wait() => break,
-                };
-                let sample = Sample {
-                    index,
-                    intended,
-                    finished: Instant::now(),
-                    outcome,
-                };
-                if tx.send(sample).is_err() {
-                    break;
-                }
-            }
-        }));
+    let mut workers = tokio::task::JoinSet::new();
+    for requester in requesters {
+        let worker = Worker {
+            tx: tx.clone(),
+            stop: stop.clone(),
+            next_index: next_index.clone(),
+            shape: shape.clone(),
+            start,
+            deadline,
+        };
+        workers.spawn(worker.run(requester));
     }
     drop(tx);
-    for w in workers {
-        let _ = w.await;
+    // A stop aborts the workers, cutting their requests in flight, instead of each request
+    // watching for it: registering with the stop's Notify per request costs two lock round trips
+    // that 64 workers on two threads contend for.
+    tokio::select! {
+        _ = async { while workers.join_next().await.is_some() {} } => {}
+        _ = stop.wait() => workers.abort_all(),
+    }
+    while workers.join_next().await.is_some() {}
+}
+
+/// One connection slot's loop.
+struct Worker {
+    tx: mpsc::UnboundedSender<Sample>,
+    stop: StopHandle,
+    next_index: Arc<AtomicU64>,
+    shape: Shape,
+    start: Instant,
+    deadline: Option<Instant>,
+}
+
+impl Worker {
+    async fn run<R: Requester>(self, mut requester: R) {
+        loop {
+            if self.stop.stopped() || self.deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+            if self.shape.count.is_some_and(|c| index >= c) {
+                break;
+            }
+            let intended = match self.shape.rate {
+                // Open loop: request i is due at start + i/rate, whoever sends it.
+                Some(rate) => {
+                    let due = self.start + Duration::from_secs_f64(index as f64 / rate);
+                    if self.deadline.is_some_and(|d| due >= d) {
+                        break;
+                    }
+                    if due > Instant::now() {
+                        tokio::time::sleep_until(due.into()).await;
+                    }
+                    due
+                }
+                None => Instant::now(),
+            };
+            let outcome = requester.request().await;
+            let sample = Sample {
+                index,
+                intended,
+                finished: Instant::now(),
+                outcome,
+            };
+            if self.tx.send(sample).is_err() {
+                break;
+            }
+        }
     }
 }
