@@ -109,7 +109,7 @@ fn reads_standard_input() {
         let out = run_with_stdin(&args, Some(&ours));
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert!(
-            stdout(&out).contains("14 pass, 0 warn, 0 fail"),
+            stdout(&out).contains("16 pass, 0 warn, 0 fail"),
             "{}",
             stdout(&out)
         );
@@ -224,4 +224,93 @@ fn list_documents_are_linted_item_by_item() {
     let list = stdout(&run(&["generate", "-o", "json"]));
     let out = run_with_stdin(&["lint"], Some(&list));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Our bundle moved to KubeRay 1.7's embedded RocksDB backend, with `storage` as given.
+fn rocksdb_with(storage: Value) -> String {
+    ours_with(|rs| {
+        rs["spec"]["rayClusterConfig"]["gcsFaultToleranceOptions"] =
+            serde_json::json!({"backend": "rocksdb", "storage": storage.clone()})
+    })
+}
+
+#[test]
+fn the_rocksdb_backend_warns_what_it_survives_and_drops_the_redis_checks() {
+    let c = lint_doc(&rocksdb_with(serde_json::json!({"size": "1Gi"})));
+    assert_eq!(level_of(&c, "gcs-fault-tolerance"), "PASS");
+    assert_eq!(level_of(&c, "gcs-backend"), "WARN");
+    // No Redis address or password is wanted (KubeRay rejects them with rocksdb).
+    assert_eq!(level_of(&c, "redis-address"), "PASS");
+    assert_eq!(level_of(&c, "redis-password"), "PASS");
+    assert!(c.iter().all(|(_, l)| l != "FAIL"), "{c:?}");
+    let shared = lint_doc(&rocksdb_with(
+        serde_json::json!({"accessModes": ["ReadWriteMany"]}),
+    ));
+    assert_eq!(level_of(&shared, "gcs-backend"), "WARN");
+    let report = rayha::lint::lint_text("t", &rocksdb_with(serde_json::json!({}))).unwrap();
+    let backend = report.objects[0]
+        .checks
+        .iter()
+        .find(|c| c.id == "gcs-backend")
+        .unwrap();
+    assert!(
+        backend.why.unwrap().contains("another node")
+            && backend
+                .why
+                .unwrap()
+                .contains("GCSFaultToleranceEmbeddedStorage"),
+        "{backend:?}"
+    );
+}
+
+#[test]
+fn kuberay_17_rejections_of_the_rocksdb_backend_are_failures() {
+    let redis_left = ours_with(|rs| {
+        rs["spec"]["rayClusterConfig"]["gcsFaultToleranceOptions"]["backend"] = "rocksdb".into()
+    });
+    assert_eq!(level_of(&lint_doc(&redis_left), "gcs-backend"), "FAIL");
+    let claim_and_size = rocksdb_with(serde_json::json!({"claimName": "c", "size": "1Gi"}));
+    assert_eq!(level_of(&lint_doc(&claim_and_size), "gcs-backend"), "FAIL");
+    let managed_env = ours_with(|rs| {
+        let cluster = &mut rs["spec"]["rayClusterConfig"];
+        cluster["gcsFaultToleranceOptions"] = serde_json::json!({"backend": "rocksdb"});
+        cluster["headGroupSpec"]["template"]["spec"]["containers"][0]["env"] =
+            serde_json::json!([{"name": "RAY_gcs_storage_path", "value": "/x"}]);
+    });
+    assert_eq!(level_of(&lint_doc(&managed_env), "gcs-backend"), "FAIL");
+    let storage_with_redis = ours_with(|rs| {
+        rs["spec"]["rayClusterConfig"]["gcsFaultToleranceOptions"]["storage"] =
+            serde_json::json!({"size": "1Gi"})
+    });
+    assert_eq!(
+        level_of(&lint_doc(&storage_with_redis), "gcs-backend"),
+        "FAIL"
+    );
+    assert_eq!(
+        level_of(&lint_doc(&ours_with(|_| {})), "gcs-backend"),
+        "PASS"
+    );
+}
+
+#[test]
+fn the_deletion_timeout_annotation_must_be_whole_seconds() {
+    let with = |v: &str| {
+        let v = v.to_string();
+        lint_doc(&ours_with(move |rs| {
+            rs["metadata"]["annotations"] =
+                serde_json::json!({"ray.io/gcs-ft-deletion-timeout": v.clone()})
+        }))
+    };
+    assert_eq!(level_of(&with("600"), "ft-deletion-timeout"), "PASS");
+    for bad in ["0", "10m", "-5", ""] {
+        assert_eq!(
+            level_of(&with(bad), "ft-deletion-timeout"),
+            "WARN",
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        level_of(&lint_doc(&ours_with(|_| {})), "ft-deletion-timeout"),
+        "PASS"
+    );
 }

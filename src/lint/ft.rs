@@ -138,6 +138,9 @@ fn redis_address(ctx: &Ctx) -> Option<String> {
 pub(super) fn check_redis_address(ctx: &Ctx) -> Check {
     const ID: &str = "redis-address";
     const WHY: &str = "the GCS keeps its state in Redis at this address; without it a new head cannot recover the cluster";
+    if ctx.uses_rocksdb() {
+        return pass(ID, "not used: backend rocksdb (see gcs-backend)");
+    }
     let Some(addr) = redis_address(ctx) else {
         if !ctx.ft_enabled() {
             return miss(
@@ -204,6 +207,9 @@ pub(super) fn check_redis_password(ctx: &Ctx) -> Check {
                 "keep the password only in a Secret and hand it to redis-server at start (kubectl rayha generate does)",
             );
         }
+    }
+    if ctx.uses_rocksdb() {
+        return pass(ID, "not used: backend rocksdb (see gcs-backend)");
     }
     let from_secret = |v: &Value| v["valueFrom"]["secretKeyRef"].is_object();
     if let Some(opts) = ctx.ft_options {

@@ -11,11 +11,13 @@ use crate::cli::{LintArgs, LintOutput};
 use crate::error::{Error, Outcome, Result};
 use crate::yaml;
 
+mod backend;
 mod ft;
 mod head;
 mod pods;
 mod serve;
 
+use backend::*;
 use ft::*;
 pub use head::DASHBOARD_MODULE_TIMEOUT_ENV;
 use head::*;
@@ -205,6 +207,12 @@ impl Ctx<'_> {
         self.head["rayStartParams"].get(key)
     }
 
+    /// GCS fault tolerance on the embedded RocksDB backend (KubeRay 1.7+): no Redis involved.
+    fn uses_rocksdb(&self) -> bool {
+        self.ft_options
+            .is_some_and(|o| o["backend"].as_str() == Some("rocksdb"))
+    }
+
     fn ft_enabled(&self) -> bool {
         self.ft_options.is_some()
             || self
@@ -258,6 +266,8 @@ fn lint_rayservice(rs: &Value, docs: &[Value]) -> ObjectReport {
         check_name(&ctx),
         check_gcs_ft(&ctx),
         check_ft_settings(&ctx),
+        check_gcs_backend(&ctx),
+        check_deletion_timeout(&ctx),
         check_redis_address(&ctx),
         check_redis_password(&ctx),
         check_head_cpus(&ctx),
