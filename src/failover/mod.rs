@@ -229,7 +229,7 @@ mod test_support {
             ready: true,
             restarts,
             uid: format!("uid-{name}"),
-            gcs_ft_env: true,
+            gcs_store: Some("redis".into()),
         }
     }
 

@@ -32,7 +32,7 @@ fn ready(facts: &Facts) -> Result<()> {
 
 /// Without GCS fault tolerance a drill measures a known outage; `--force` asks for exactly that.
 fn fault_tolerant(facts: &Facts, force: bool) -> Result<()> {
-    let ft = facts.spec_gcs_ft && facts.head().is_some_and(|h| h.gcs_ft_env);
+    let ft = facts.spec_gcs_ft && facts.head().is_some_and(|h| h.gcs_store.is_some());
     if ft || force {
         return Ok(());
     }

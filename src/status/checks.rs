@@ -61,11 +61,17 @@ pub fn evaluate(f: &Facts) -> Vec<HaCheck> {
     let head = f.head();
     checks.push(check(
         "gcs-ft-head",
-        head.is_some_and(|h| h.gcs_ft_env),
-        match head {
-            Some(h) if h.gcs_ft_env => format!("head pod {} runs with RAY_REDIS_ADDRESS", h.name),
-            Some(h) => format!(
-                "head pod {} has no RAY_REDIS_ADDRESS: its GCS state is not in Redis",
+        head.is_some_and(|h| h.gcs_store.is_some()),
+        match head.map(|h| (h, h.gcs_store.as_deref())) {
+            Some((h, Some("redis"))) => {
+                format!("head pod {} keeps its GCS state in Redis (RAY_REDIS_ADDRESS)", h.name)
+            }
+            Some((h, Some(store))) => format!(
+                "head pod {} keeps its GCS state in {store} (RAY_gcs_storage)",
+                h.name
+            ),
+            Some((h, None)) => format!(
+                "head pod {} has neither RAY_REDIS_ADDRESS nor RAY_gcs_storage: its GCS state dies with it",
                 h.name
             ),
             None => "no head pod".into(),
@@ -158,6 +164,7 @@ pub fn evaluate(f: &Facts) -> Vec<HaCheck> {
             }
         ),
     ));
+    checks.push(versions(&f.versions));
     if let Some((name, ready, desired)) = &f.redis {
         checks.push(check(
             "redis",
@@ -166,6 +173,57 @@ pub fn evaluate(f: &Facts) -> Vec<HaCheck> {
         ));
     }
     checks
+}
+
+/// The oldest KubeRay whose RayService survives a head loss (the HA guide's prerequisite:
+/// `gcsFaultToleranceOptions` and the serve Service that keeps workers as endpoints).
+const MIN_KUBERAY: (u32, u32) = (1, 3);
+
+/// A known-bad combination of what runs: an operator older than the guide's prerequisite, or
+/// a head image whose tag is not the spec's rayVersion (KubeRay then talks to a Ray it does not
+/// expect). Unknown versions pass: old operators do not annotate their RayClusters.
+fn versions(v: &Versions) -> HaCheck {
+    let id = "versions";
+    if let Some((major, minor)) = v.kuberay.as_deref().and_then(major_minor)
+        && (major, minor) < MIN_KUBERAY
+    {
+        return HaCheck {
+            id,
+            level: Level::Warn,
+            message: format!(
+                "KubeRay {}: RayService high availability needs KubeRay {}.{} or later",
+                v.kuberay.as_deref().unwrap_or(""),
+                MIN_KUBERAY.0,
+                MIN_KUBERAY.1
+            ),
+        };
+    }
+    let tag = v
+        .head_image
+        .as_deref()
+        .and_then(|i| i.rsplit_once(':'))
+        .map(|(_, t)| t);
+    if let (Some(ray), Some(tag)) = (v.ray.as_deref(), tag)
+        && !tag.starts_with(ray)
+        && tag != "latest"
+    {
+        return HaCheck {
+            id,
+            level: Level::Warn,
+            message: format!(
+                "the head runs image tag {tag:?} but the spec says rayVersion {ray}: keep them the same Ray"
+            ),
+        };
+    }
+    check(id, true, v.describe())
+}
+
+/// (1, 5) from "v1.5.0" or "1.5.0-rc.1".
+fn major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.trim_start_matches('v').split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.split('-').next()?.parse().ok()?;
+    Some((major, minor))
 }
 
 /// Each worker holds one RUNNING replica of each deployment, and each deployment runs at least two.

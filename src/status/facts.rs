@@ -28,8 +28,10 @@ pub struct PodFact {
     pub ready: bool,
     pub restarts: i32,
     pub uid: String,
-    /// The head carries RAY_REDIS_ADDRESS when KubeRay configured GCS fault tolerance.
-    pub gcs_ft_env: bool,
+    /// Where the pod's GCS keeps its state, from the env KubeRay sets on a fault-tolerant head:
+    /// "redis" (RAY_REDIS_ADDRESS) or "rocksdb" (RAY_gcs_storage, KubeRay 1.7); None: in memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gcs_store: Option<String>,
 }
 
 /// One ready or unready address behind the serve Service.
@@ -258,12 +260,24 @@ fn pod_fact(p: &Pod) -> PodFact {
             .as_ref()
             .map_or(0, |c| c.iter().map(|c| c.restart_count).sum()),
         uid: p.metadata.uid.clone().unwrap_or_default(),
-        gcs_ft_env: spec
+        gcs_store: spec
             .containers
             .first()
-            .and_then(|c| c.env.as_ref())
-            .is_some_and(|env| env.iter().any(|e| e.name == "RAY_REDIS_ADDRESS")),
+            .and_then(|c| c.env.as_deref())
+            .and_then(gcs_store),
     }
+}
+
+/// The GCS store a Ray container's env names (KubeRay sets it on a fault-tolerant head).
+fn gcs_store(env: &[k8s_openapi::api::core::v1::EnvVar]) -> Option<String> {
+    let value = |name: &str| env.iter().find(|e| e.name == name);
+    if value("RAY_REDIS_ADDRESS").is_some() {
+        return Some("redis".into());
+    }
+    value("RAY_gcs_storage")
+        .and_then(|e| e.value.as_deref())
+        .filter(|v| *v != "memory")
+        .map(str::to_string)
 }
 
 /// Serve's view through `/api/v1/namespaces/NS/services/CLUSTER-head-svc:8265/proxy/api/serve/applications/`.

@@ -237,7 +237,7 @@ mod tests {
             ready: true,
             restarts: 0,
             uid: name.into(),
-            gcs_ft_env: role == "head",
+            gcs_store: (role == "head").then(|| "redis".into()),
         }
     }
 
@@ -294,7 +294,7 @@ mod tests {
     #[test]
     fn a_healthy_service_passes_every_check() {
         let checks = evaluate(&healthy());
-        assert_eq!(checks.len(), 8);
+        assert_eq!(checks.len(), 9);
         assert!(checks.iter().all(|c| c.level == Level::Pass), "{checks:#?}");
     }
 
@@ -321,7 +321,7 @@ mod tests {
         assert_eq!(level(&f, "serve-endpoints"), Level::Pass);
 
         let mut f = healthy();
-        f.pods[0].gcs_ft_env = false;
+        f.pods[0].gcs_store = None;
         assert_eq!(level(&f, "gcs-ft-head"), Level::Fail);
 
         let mut f = healthy();
@@ -337,6 +337,27 @@ mod tests {
         f.pods.pop();
         f.replicas.retain(|r| r.node_ip != "10.0.0.3");
         assert_eq!(level(&f, "replica-placement"), Level::Fail);
+    }
+
+    #[test]
+    fn old_operators_and_mismatched_images_warn() {
+        let mut f = healthy();
+        f.versions = Versions {
+            kuberay: Some("v1.5.0".into()),
+            ray: Some("2.52.0".into()),
+            head_image: Some("rayproject/ray:2.52.0-py311".into()),
+        };
+        assert_eq!(level(&f, "versions"), Level::Pass);
+        f.versions.kuberay = Some("v1.2.2".into());
+        assert_eq!(level(&f, "versions"), Level::Warn);
+        f.versions.kuberay = Some("v1.3.0-rc.1".into());
+        assert_eq!(level(&f, "versions"), Level::Pass);
+        f.versions.head_image = Some("rayproject/ray:2.41.0".into());
+        assert_eq!(level(&f, "versions"), Level::Warn);
+        // A RocksDB head (KubeRay 1.7) is fault tolerant too.
+        let mut f = healthy();
+        f.pods[0].gcs_store = Some("rocksdb".into());
+        assert_eq!(level(&f, "gcs-ft-head"), Level::Pass);
     }
 
     #[test]
