@@ -171,7 +171,12 @@ async fn apply_all(
     let mut rejected = Vec::new();
     for (item, res) in items.iter().zip(&resolved) {
         if let Err(e) = patch(res, item, args.force_conflicts, true).await {
-            rejected.push(format!("{}: {}", item.label, e));
+            rejected.push(format!(
+                "{}: {}{}",
+                item.label,
+                e,
+                undeclared_field_hint(&e)
+            ));
         }
     }
     if !rejected.is_empty() {
@@ -389,4 +394,14 @@ async fn patch(
         .patch(&res.name, &params, &Patch::Apply(&item.object))
         .await
         .map_err(|e| describe_kube_error(&e))
+}
+
+/// A field the served CRD does not declare is most often a field of a newer KubeRay than the
+/// operator whose CRDs the cluster runs: say so, and where to see that version.
+fn undeclared_field_hint(e: &impl std::fmt::Display) -> &'static str {
+    if e.to_string().contains("field not declared in schema") {
+        " (the cluster's CRD does not have this field: its KubeRay CRDs may be older than the field; `kubectl rayha status` shows the operator's version)"
+    } else {
+        ""
+    }
 }

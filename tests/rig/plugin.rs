@@ -214,6 +214,16 @@ fn rejected_bundle_changes_nothing(rig: &Rig) -> TestResult {
                 }
             }),
         ),
+        (
+            // KubeRay 1.7's field, which the rig's operator CRD (1.5/1.6) does not serve.
+            "a field of a newer CRD",
+            Box::new(|o: &mut Value| {
+                if o["kind"] == "RayService" {
+                    o["spec"]["rayClusterConfig"]["gcsFaultToleranceOptions"]["backend"] =
+                        "redis".into();
+                }
+            }),
+        ),
     ] {
         let mut broken = list.clone();
         for o in items_mut(&mut broken) {
@@ -248,6 +258,12 @@ fn rejected_bundle_changes_nothing(rig: &Rig) -> TestResult {
             stderr.contains(culprit),
             format!("{label}: does not name {culprit}: {stderr}"),
         )?;
+        if label.contains("newer CRD") {
+            ensure(
+                stderr.contains("backend") && stderr.contains("KubeRay CRDs may be older"),
+                format!("{label}: does not name the field: {stderr}"),
+            )?;
+        }
         ensure(
             rig.snapshot(&ns.name)? == before,
             format!("{label}: the namespace changed"),
