@@ -78,7 +78,7 @@ PY
 case $WHAT in
   bundle)
     pod=$(kubectl get pods -n "$NS" -l app.kubernetes.io/component=tester -o name | head -n1)
-    [ -n "$pod" ] && kubectl logs -n "$NS" "$pod" --tail 1 | sed 's/^/tester loop, last line: /' ;;
+    [ -n "$pod" ] && kubectl logs -n "$NS" "$pod" --tail 2 | sed 's/^/tester loop, last lines: /' ;;
   guide)
     tail -n 2 "$NS-query.log" | sed 's/^/query.py, last lines: /'; rm -f "$NS-query.log" ;;
 esac

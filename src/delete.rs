@@ -186,6 +186,41 @@ async fn delete_one(t: &Target) -> Result<()> {
     }
 }
 
+/// How often the wait for the Redis cleanup asks why it is not over yet.
+const LOOK_EVERY: Duration = Duration::from_secs(5);
+
+/// The wait for the RayClusters ends: at the deadline, or at once when nothing will free them.
+fn cleanup_failure(
+    left: &[DynamicObject],
+    stuck: &[crate::cleanup::StuckDeletion],
+    timed_out: bool,
+) -> Error {
+    let names: Vec<String> = left
+        .iter()
+        .filter_map(|r| r.metadata.name.clone())
+        .collect();
+    let head = if timed_out {
+        format!(
+            "timed out waiting for raycluster(s) {} to be removed (KubeRay's Redis cleanup runs first)",
+            names.join(", ")
+        )
+    } else {
+        format!(
+            "raycluster(s) {} will not be removed by waiting",
+            names.join(", ")
+        )
+    };
+    let why: Vec<String> = stuck.iter().map(|s| s.render()).collect();
+    let why = if why.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", why.join("; "))
+    };
+    Error::failed(format!(
+        "{head}{why}; Redis and its Secret were kept so the cleanup can finish"
+    ))
+}
+
 /// Waits until no RayCluster of the RayService is left (KubeRay's finalizer runs the Redis
 /// cleanup Job first); returns what happened to the Redis keys.
 async fn wait_for_cluster_cleanup(
@@ -203,6 +238,7 @@ async fn wait_for_cluster_cleanup(
     let jobs: Api<Job> = Api::namespaced(cluster.client.clone(), ns);
     // The cleanup Job is owned by the RayCluster and goes with it: remember what it did.
     let mut job_state: std::collections::BTreeMap<String, Option<bool>> = Default::default();
+    let mut last_look = Instant::now();
     loop {
         let left = rc_api
             .list(&ListParams::default().labels(&selector))
@@ -210,10 +246,7 @@ async fn wait_for_cluster_cleanup(
             .context("cannot list rayclusters")?;
         for rc in &left.items {
             let rc_name = rc.metadata.name.clone().unwrap_or_default();
-            let job_name: String = format!("{rc_name}-redis-cleanup")
-                .chars()
-                .take(63)
-                .collect();
+            let job_name = crate::cleanup::job_name(&rc_name);
             let state = job_state.entry(rc_name).or_insert(None);
             if let Ok(Some(job)) = jobs.get_opt(&job_name).await {
                 let status = job.status.unwrap_or_default();
@@ -227,16 +260,18 @@ async fn wait_for_cluster_cleanup(
         if left.items.is_empty() {
             break;
         }
-        if Instant::now() >= deadline {
-            let names: Vec<String> = left
-                .items
-                .iter()
-                .filter_map(|r| r.metadata.name.clone())
-                .collect();
-            return Err(Error::failed(format!(
-                "timed out waiting for raycluster(s) {} to be removed (KubeRay's Redis cleanup runs first); Redis and its Secret were kept so the cleanup can finish: run delete again later",
-                names.join(", ")
-            )));
+        let timed_out = Instant::now() >= deadline;
+        // Now and then, and at the deadline: is the finalizer waiting on something that ends?
+        if timed_out || last_look.elapsed() >= LOOK_EVERY {
+            last_look = Instant::now();
+            let mut stuck = Vec::new();
+            for rc in &left.items {
+                let facts = crate::cleanup::gather(cluster, rc).await;
+                stuck.extend(crate::cleanup::diagnose(&facts));
+            }
+            if timed_out || stuck.iter().any(|s| s.hopeless) {
+                return Err(cleanup_failure(&left.items, &stuck, timed_out));
+            }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

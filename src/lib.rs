@@ -1,6 +1,7 @@
 //! kubectl-rayha as a library: every subcommand's logic, for the binary and the tests.
 
 pub mod apply;
+pub mod cleanup;
 pub mod cli;
 pub mod cluster;
 pub mod completion;

@@ -253,16 +253,21 @@ pub fn api(cluster: &Cluster) -> Api<DynamicObject> {
 
 /// Reads rayservice/NAME as JSON; not found is an error that names the namespace.
 pub async fn get_value(cluster: &Cluster, name: &str) -> Result<Value> {
-    let rs = api(cluster)
+    let found = api(cluster)
         .get_opt(name)
         .await
-        .map_err(|e| cluster::kube_failure(format!("cannot read rayservice/{name}"), &e))?
-        .ok_or_else(|| {
-            Error::failed(format!(
-                "rayservice/{name} not found in namespace {}",
-                cluster.namespace
-            ))
-        })?;
+        .map_err(|e| cluster::kube_failure(format!("cannot read rayservice/{name}"), &e))?;
+    let Some(rs) = found else {
+        // Gone, but maybe not its RayClusters: a deletion held by the Redis cleanup says why.
+        let left = crate::cleanup::leftovers(cluster, name)
+            .await
+            .map(|l| format!("; {l}"))
+            .unwrap_or_default();
+        return Err(Error::failed(format!(
+            "rayservice/{name} not found in namespace {}{left}",
+            cluster.namespace
+        )));
+    };
     Ok(serde_json::to_value(&rs).unwrap_or(Value::Null))
 }
 

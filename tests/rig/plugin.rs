@@ -2,6 +2,7 @@
 //! `query` against a real API server and the real KubeRay operator (real Ray for the `real_ray`
 //! trials, in real_ray.rs).
 
+mod cleanup;
 mod guide;
 mod real_ray;
 mod signals;
@@ -67,6 +68,11 @@ pub const TRIALS: &[Check] = &[
     Check {
         name: "plugin::apply_fails_fast_when_the_app_cannot_deploy",
         run: guide::apply_fails_fast_when_the_app_cannot_deploy,
+        real_pods: true,
+    },
+    Check {
+        name: "plugin::stuck_cleanup_is_explained",
+        run: cleanup::stuck_cleanup_is_explained,
         real_pods: true,
     },
 ];

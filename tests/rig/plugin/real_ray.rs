@@ -33,7 +33,7 @@ fn wait_ready(rig: &Rig, ns: &str, within: Duration) -> TestResult {
 
 /// Applies the generated HA bundle with the rig's fruit app in a fresh namespace and waits for
 /// Ready, checking the progress lines; then `status` passes every check in at most 10 API requests.
-fn ready_rayservice<'a>(rig: &'a Rig, prefix: &str) -> Result<Namespace<'a>, Failed> {
+pub(super) fn ready_rayservice<'a>(rig: &'a Rig, prefix: &str) -> Result<Namespace<'a>, Failed> {
     let ns = Namespace::create(rig, prefix)?;
     {
         let n = ns.name.as_str();
