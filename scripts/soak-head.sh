@@ -24,6 +24,8 @@ cleanup() {
   [ -n "$LOOP_PID" ] && kill "$LOOP_PID" 2>/dev/null || true
   # the RayService first: its RayCluster's Redis cleanup finalizer needs a live namespace
   kubectl delete rayservices.ray.io --all -n "$NS" --wait=true --timeout=300s >/dev/null 2>&1 || true
+  # and its RayClusters, whose Redis cleanup Job cannot start in a terminating namespace
+  kubectl wait --for=delete rayclusters.ray.io --all -n "$NS" --timeout=300s >/dev/null 2>&1 || true
   kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
 }
 trap cleanup EXIT

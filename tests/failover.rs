@@ -73,6 +73,7 @@ fn round(n: u32, failures: u64, recovery: Option<f64>) -> Round {
         series: Some(series(failures)),
         survival: Survival {
             replicas_unchanged: true,
+            replicas_checked: true,
             ..Default::default()
         },
         passed: recovery.is_some(),

@@ -36,6 +36,19 @@ pub struct Survival {
     pub replicas_before: BTreeMap<String, Vec<String>>,
     pub replicas_after: BTreeMap<String, Vec<String>>,
     pub replicas_unchanged: bool,
+    /// Whether Serve's state could be read before and after (not: the dashboard did not answer,
+    /// e.g. a drill interrupted while the new head starts); reports before this field say yes.
+    /// Written only when false.
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub replicas_checked: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
 }
 
 impl Survival {
@@ -48,7 +61,11 @@ impl Survival {
             } else {
                 self.workers_restarted_or_replaced.join(", ")
             },
-            if self.replicas_unchanged { "yes" } else { "no" }
+            match (self.replicas_checked, self.replicas_unchanged) {
+                (false, _) => "not checked (the dashboard did not answer)",
+                (true, true) => "yes",
+                (true, false) => "no",
+            }
         )
     }
 }

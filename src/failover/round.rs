@@ -214,7 +214,13 @@ pub async fn run(d: &Drill<'_>, round: u32) -> Result<Round> {
         .map_err(|e| Error::failed(format!("internal: {e}")))?;
     recorders.finish(Instant::now());
 
-    let after = status::gather(d.cluster, &d.args.name).await?;
+    // After Ctrl-C the report is due within moments: Serve's state gets half a second, not ten.
+    let patience = if d.stop.stopped() {
+        Duration::from_millis(500)
+    } else {
+        status::DASHBOARD_PATIENCE
+    };
+    let after = status::gather_within(d.cluster, &d.args.name, patience).await?;
     let survival = verdict::survival(&before, &after, d.target, &victim.name);
     let recovery_s = recovered_at.map(|t| secs(kill_at, t));
     let mut reasons = verdict::recovery(d, recovery_s);

@@ -62,6 +62,7 @@ pub fn survival(before: &Facts, after: &Facts, target: &dyn Target, victim: &str
         workers_after: wa,
         workers_restarted_or_replaced: changed,
         replicas_unchanged: !rb.is_empty() && rb == ra,
+        replicas_checked: before.dashboard_error.is_none() && after.dashboard_error.is_none(),
         replicas_before: rb,
         replicas_after: ra,
     }
@@ -91,7 +92,12 @@ pub fn collateral(
     if target.role() != Role::Head {
         reasons.extend(head_losses(target, before, after));
     }
-    if !target.replicas_kept(survival) {
+    if !survival.replicas_checked {
+        reasons.push(
+            "Serve replicas not checked: the Ray dashboard did not answer before or after the round"
+                .into(),
+        );
+    } else if !target.replicas_kept(survival) {
         reasons.push(target.replicas_lost().into());
     }
     reasons
@@ -178,5 +184,22 @@ mod tests {
         // Not back to two replicas.
         s.replicas_after.insert("app/A".into(), vec!["a2".into()]);
         assert_eq!(collateral(worker, &before, &after, &s).len(), 1);
+    }
+
+    #[test]
+    fn replicas_unread_after_the_round_are_not_checked_rather_than_replaced() {
+        let before = pods(0, &[("w1", 0)]);
+        let mut after = pods(0, &[("w1", 0)]);
+        after.dashboard_error = Some("no answer within 500ms".into());
+        let head = target::of(FailoverTarget::Head);
+        let s = survival(&before, &after, head, "h");
+        assert!(!s.replicas_checked);
+        assert!(s.summary().contains("not checked"), "{}", s.summary());
+        let reasons = collateral(head, &before, &after, &s);
+        assert!(
+            reasons.iter().any(|r| r.contains("not checked"))
+                && !reasons.iter().any(|r| r.contains("replaced")),
+            "{reasons:?}"
+        );
     }
 }

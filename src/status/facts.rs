@@ -143,6 +143,19 @@ impl Facts {
 /// Reads everything status needs: five API requests (RayService, pods, EndpointSlices, Redis
 /// Deployments, the dashboard through the service proxy).
 pub async fn gather(cluster: &Cluster, name: &str) -> Result<Facts> {
+    gather_within(cluster, name, DASHBOARD_PATIENCE).await
+}
+
+/// How long `gather` waits for Serve's state from the dashboard.
+pub const DASHBOARD_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `gather`, waiting at most `dashboard` for Serve's state (a drill ending on Ctrl-C must not wait
+/// 10 s for the dashboard of a head that is still starting).
+pub async fn gather_within(
+    cluster: &Cluster,
+    name: &str,
+    dashboard: std::time::Duration,
+) -> Result<Facts> {
     let ns = cluster.namespace.clone();
     let rs = rayservice::get_value(cluster, name).await?;
     let view = RayService::from_value(&rs);
@@ -225,7 +238,7 @@ pub async fn gather(cluster: &Cluster, name: &str) -> Result<Facts> {
         ));
     }
     match &serving {
-        Some(rc) => read_dashboard(cluster, rc, &mut facts).await,
+        Some(rc) => read_dashboard(cluster, rc, &mut facts, dashboard).await,
         None => facts.dashboard_error = Some("no RayCluster yet".into()),
     }
     Ok(facts)
@@ -281,7 +294,12 @@ fn gcs_store(env: &[k8s_openapi::api::core::v1::EnvVar]) -> Option<String> {
 }
 
 /// Serve's view through `/api/v1/namespaces/NS/services/CLUSTER-head-svc:8265/proxy/api/serve/applications/`.
-async fn read_dashboard(cluster: &Cluster, rc: &str, facts: &mut Facts) {
+async fn read_dashboard(
+    cluster: &Cluster,
+    rc: &str,
+    facts: &mut Facts,
+    patience: std::time::Duration,
+) {
     let path = format!(
         "/api/v1/namespaces/{}/services/{rc}-head-svc:{DASHBOARD_PORT}/proxy/api/serve/applications/",
         cluster.namespace
@@ -293,19 +311,17 @@ async fn read_dashboard(cluster: &Cluster, rc: &str, facts: &mut Facts) {
             return;
         }
     };
-    let text = match tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        cluster.client.request_text(request),
-    )
-    .await
-    {
+    let text = match tokio::time::timeout(patience, cluster.client.request_text(request)).await {
         Ok(Ok(t)) => t,
         Ok(Err(e)) => {
             facts.dashboard_error = Some(describe_kube_error(&e));
             return;
         }
         Err(_) => {
-            facts.dashboard_error = Some("no answer within 10 s".into());
+            facts.dashboard_error = Some(format!(
+                "no answer within {}",
+                crate::flags::show_duration(patience)
+            ));
             return;
         }
     };

@@ -331,6 +331,7 @@ pub fn synthetic_drill() -> Value {
             series: Some(series.data(kill)),
             survival: Survival {
                 replicas_unchanged: true,
+                replicas_checked: true,
                 ..Default::default()
             },
             passed: true,

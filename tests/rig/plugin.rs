@@ -70,11 +70,6 @@ pub const TRIALS: &[Check] = &[
         run: guide::apply_fails_fast_when_the_app_cannot_deploy,
         real_pods: true,
     },
-    Check {
-        name: "plugin::stuck_cleanup_is_explained",
-        run: cleanup::stuck_cleanup_is_explained,
-        real_pods: true,
-    },
 ];
 
 /// What a trial compares before and after a command, to tell that it changed nothing.

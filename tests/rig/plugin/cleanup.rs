@@ -3,17 +3,15 @@
 
 use std::time::{Duration, Instant};
 
-use super::real_ray::ready_rayservice;
 use super::text;
 use crate::harness::{Rig, TestResult, ensure, patience, wait_until};
 
-/// Redis deleted before the RayService (what `delete` itself avoids): the cleanup Job cannot
-/// reach it, so the RayCluster stays. `delete` ends at its timeout naming the finalizer, the gone
-/// Redis and the `kubectl patch` that frees the cluster; `status` on the gone RayService says the
-/// same; the printed command removes the RayCluster.
-pub(super) fn stuck_cleanup_is_explained(rig: &Rig) -> TestResult {
-    let ns = ready_rayservice(rig, "rayha-stuck")?;
-    let n = ns.name.as_str();
+/// On the Ready RayService `rayservice-ha` in `n`, Redis deleted before the RayService (what
+/// `delete` itself avoids): the cleanup Job cannot reach it, so the RayCluster stays. `delete` ends
+/// at its timeout naming the finalizer, the gone Redis and the `kubectl patch` that frees the
+/// cluster; `status` on the gone RayService says the same; the printed command removes the
+/// RayCluster.
+pub(super) fn stuck_cleanup_is_explained(rig: &Rig, n: &str) -> TestResult {
     rig.kubectl(&[
         "delete",
         "deployment",

@@ -33,7 +33,7 @@ fn wait_ready(rig: &Rig, ns: &str, within: Duration) -> TestResult {
 
 /// Applies the generated HA bundle with the rig's fruit app in a fresh namespace and waits for
 /// Ready, checking the progress lines; then `status` passes every check in at most 10 API requests.
-pub(super) fn ready_rayservice<'a>(rig: &'a Rig, prefix: &str) -> Result<Namespace<'a>, Failed> {
+fn ready_rayservice<'a>(rig: &'a Rig, prefix: &str) -> Result<Namespace<'a>, Failed> {
     let ns = Namespace::create(rig, prefix)?;
     {
         let n = ns.name.as_str();
@@ -99,7 +99,8 @@ pub(super) fn ready_rayservice<'a>(rig: &'a Rig, prefix: &str) -> Result<Namespa
 
 /// On real Ray (the rig's node agent): apply waits to Ready with progress, status passes every
 /// check within 10 API requests, and with one replica of a deployment the placement check fails
-/// (exit 1).
+/// (exit 1). Then a deletion held by KubeRay's Redis cleanup (Redis deleted first) is explained
+/// by `delete` and `status` (cleanup.rs).
 pub(super) fn real_ray_apply_status(rig: &Rig) -> TestResult {
     let ns = ready_rayservice(rig, "rayha-status")?;
     let n = ns.name.as_str();
@@ -152,7 +153,7 @@ pub(super) fn real_ray_apply_status(rig: &Rig) -> TestResult {
         )?;
         std::thread::sleep(Duration::from_secs(2));
     }
-    Ok(())
+    super::cleanup::stuck_cleanup_is_explained(rig, n)
 }
 
 /// On real Ray: `failover --rounds 3` passes with workers and replica actors kept, a second drill
