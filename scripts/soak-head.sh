@@ -5,19 +5,24 @@
 # min/median/max, the failed requests of both loads, and the diagnosis of a head that did not
 # come back (failover ends the series there). Run by hand; too long for CI (about 2 min a kill).
 #
-#   scripts/soak-head.sh bundle|guide [KILLS]      (default 20; needs `rig/rig up` with real pods)
+#   scripts/soak-head.sh bundle|guide|guide-timeout [KILLS]   (default 20; needs `rig/rig up` with real pods)
 #
-# The numbers go to stdout and the drill's JSON report to soak-<what>-<date>.json.
+# guide-timeout: the guide's manifest with one change, RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT=180
+# on the head (what `kubectl rayha lint` asks for as head-start-timeout).
+# The numbers go to stdout, the drill's JSON report and the loop's log to target/soak/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WHAT=${1:?usage: scripts/soak-head.sh bundle|guide [KILLS]}
+WHAT=${1:?usage: scripts/soak-head.sh bundle|guide|guide-timeout [KILLS]}
 KILLS=${2:-20}
 set -a; eval "$(bash rig/rig env)"; set +a
 [ "${RAYHA_RIG_REAL_PODS:-0}" = 1 ] || { echo "the rig runs no real pods (rig/agent/agent start)" >&2; exit 1; }
 cargo build -q
 RAYHA=$PWD/target/debug/kubectl-rayha
 NS=soak-$WHAT-$$
-REPORT=soak-$WHAT-$(date -u +%Y%m%dT%H%M).json
+OUT=target/soak
+mkdir -p "$OUT"
+REPORT=$OUT/soak-$WHAT-$(date -u +%Y%m%dT%H%M).json
+LOOP_LOG=$OUT/$NS-query.log
 LOOP_PID=""
 
 cleanup() {
@@ -37,9 +42,11 @@ case $WHAT in
     "$RAYHA" apply -n "$NS" --with-tester --import-path rayha_fruit.app:deployment_graph \
       --working-dir "" --timeout 10m
     ;;
-  guide)
+  guide|guide-timeout)
+    timeout_env=()
+    [ "$WHAT" = guide-timeout ] && timeout_env=(-e '/- name: ray-head/{n;a\            env: [{name: RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT, value: "180"}]' -e '}')
     sed -e 's#import_path: fruit.deployment_graph#import_path: rayha_fruit.app:deployment_graph#' \
-        -e '/runtime_env:/d' -e '/working_dir: "https/d' \
+        -e '/runtime_env:/d' -e '/working_dir: "https/d' "${timeout_env[@]}" \
         tests/data/kuberay/ray-service.high-availability.yaml | kubectl apply -n "$NS" -f - >/dev/null
     t0=$SECONDS
     until [ "$(kubectl get rayservices.ray.io rayservice-ha -n "$NS" -o jsonpath='{.status.numServeEndpoints}' 2>/dev/null)" = 3 ] &&
@@ -48,10 +55,10 @@ case $WHAT in
       sleep 3
     done
     # The guide's own loop, in the guide's pod, as its guide runs it.
-    kubectl exec -n "$NS" ray-pod -- python3 /home/ray/samples/query.py >"$NS-query.log" 2>&1 &
+    kubectl exec -n "$NS" ray-pod -- python3 /home/ray/samples/query.py >"$LOOP_LOG" 2>&1 &
     LOOP_PID=$!
     ;;
-  *) echo "bundle or guide, not $WHAT" >&2; exit 2 ;;
+  *) echo "bundle, guide or guide-timeout, not $WHAT" >&2; exit 2 ;;
 esac
 
 echo "== $WHAT: $KILLS head kills in $NS"
@@ -81,7 +88,7 @@ case $WHAT in
   bundle)
     pod=$(kubectl get pods -n "$NS" -l app.kubernetes.io/component=tester -o name | head -n1)
     [ -n "$pod" ] && kubectl logs -n "$NS" "$pod" --tail 2 | sed 's/^/tester loop, last lines: /' ;;
-  guide)
-    tail -n 2 "$NS-query.log" | sed 's/^/query.py, last lines: /'; rm -f "$NS-query.log" ;;
+  guide|guide-timeout)
+    tail -n 2 "$LOOP_LOG" | sed 's/^/query.py, last lines: /' ;;
 esac
 exit "$rc"
