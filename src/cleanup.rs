@@ -229,13 +229,7 @@ fn age(t: &k8s_openapi::jiff::Timestamp) -> Duration {
 /// when it is a name of this namespace.
 fn redis_service(spec: &Value) -> Option<String> {
     let addr = spec["spec"]["gcsFaultToleranceOptions"]["redisAddress"].as_str()?;
-    let host = addr
-        .trim_start_matches("rediss://")
-        .trim_start_matches("redis://");
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    let mut labels = host.split('.');
-    let first = labels.next()?;
+    let first = crate::validate::redis_service_label(addr);
     // "svc" or "svc.<this ns>..." only; an IP or another namespace's name is not ours to check.
     (!first.is_empty() && !first.chars().all(|c| c.is_ascii_digit())).then(|| first.to_string())
 }

@@ -172,6 +172,17 @@ pub fn parse_kuberay_version(v: &str) -> Option<(u32, u32)> {
     Some((parts[0].parse().ok()?, parts[1].parse().ok()?))
 }
 
+/// The first DNS label of a Redis address's host ("redis" of "redis://:pw@redis.ns.svc:6379"):
+/// the Service name when the address names one.
+pub fn redis_service_label(addr: &str) -> &str {
+    let host = addr
+        .trim_start_matches("rediss://")
+        .trim_start_matches("redis://");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    host.split('.').next().unwrap_or(host)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -168,12 +168,7 @@ pub(super) fn check_redis_address(ctx: &Ctx) -> Check {
             "use HOST:PORT, e.g. redis:6379",
         );
     }
-    let host = addr
-        .trim_start_matches("rediss://")
-        .trim_start_matches("redis://");
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    let short = host.split('.').next().unwrap_or(host);
+    let short = validate::redis_service_label(&addr);
     let bundle_has_redis = ctx.docs.iter().any(is_redis_workload);
     let service_found = ctx
         .docs
