@@ -69,16 +69,19 @@ fn data_files_are_exactly_those_source_md_names_with_their_sha256() {
     );
 }
 
-/// The KubeRay operator version the rig pins (rig/versions.env).
-fn rig_kuberay_version() -> String {
+/// Every KubeRay operator version the rig builds (rig/versions.env KUBERAY_VERSIONS).
+fn rig_kuberay_versions() -> Vec<String> {
     let env =
         std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rig/versions.env"))
             .unwrap();
-    env.lines()
-        .find_map(|l| l.strip_prefix("KUBERAY_VERSION="))
-        .expect("KUBERAY_VERSION in rig/versions.env")
-        .trim()
-        .to_string()
+    let list = env
+        .lines()
+        .find_map(|l| l.strip_prefix("KUBERAY_VERSIONS="))
+        .expect("KUBERAY_VERSIONS in rig/versions.env");
+    list.trim_matches('"')
+        .split_whitespace()
+        .map(String::from)
+        .collect()
 }
 
 /// The folder of `github.com/ray-project/kuberay/ray-operator@version` in Go's module cache,
@@ -133,9 +136,18 @@ fn v1_schema(crd_file: &Path) -> Value {
 }
 
 #[test]
-fn drift_against_the_rigs_kuberay_module() {
-    let version = rig_kuberay_version();
-    let dir = match kuberay_module_dir(&version) {
+fn drift_against_the_rigs_kuberay_modules() {
+    let versions = rig_kuberay_versions();
+    assert!(!versions.is_empty());
+    for version in versions {
+        drift_against(&version);
+    }
+}
+
+/// What the RayService CRD of KubeRay `version` has that ours lacks and the other way round
+/// (printed), and that the default bundle and the newest-Ray bundle fit it (asserted).
+fn drift_against(version: &str) {
+    let dir = match kuberay_module_dir(version) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("drift not checked: KubeRay module {version} unavailable ({e})");
@@ -165,13 +177,15 @@ fn drift_against_the_rigs_kuberay_module() {
         let same = std::fs::read(kuberay_data(file)).ok() == std::fs::read(dir.join(path)).ok();
         eprintln!("  {file}: {}", if same { "same" } else { "differs" });
     }
-    // What matters: the rig's operator accepts every field the default bundle sets.
+    // What matters: the rig's operators accept every field the bundles of the matrix set.
     let schema = strict_rayservice_schema(&theirs);
     let validator = jsonschema::validator_for(&schema).expect("CRD schema compiles");
-    let rs = find(&generate(&[]), "RayService").unwrap().clone();
-    let errors: Vec<String> = validator.iter_errors(&rs).map(|e| e.to_string()).collect();
-    assert!(
-        errors.is_empty(),
-        "the generated RayService does not fit KubeRay {version}'s CRD: {errors:?}"
-    );
+    for args in [&[][..], &["--ray-version", "2.60.0"]] {
+        let rs = find(&generate(args), "RayService").unwrap().clone();
+        let errors: Vec<String> = validator.iter_errors(&rs).map(|e| e.to_string()).collect();
+        assert!(
+            errors.is_empty(),
+            "the RayService of generate {args:?} does not fit KubeRay {version}'s CRD: {errors:?}"
+        );
+    }
 }

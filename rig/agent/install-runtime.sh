@@ -45,6 +45,7 @@ deps_cutoff() { # VERSION -> ISO date ("" = none)
   case $1 in
     2.52.0|2.52.1) echo 2025-12-10T00:00:00Z ;;
     2.41.0) echo 2025-01-31T00:00:00Z ;;
+    2.60.0) echo 2026-11-30T00:00:00Z ;;   # the newest Ray on the day the rig added it
     *) echo "" ;;
   esac
 }

@@ -164,7 +164,7 @@ pub fn evaluate(f: &Facts) -> Vec<HaCheck> {
             }
         ),
     ));
-    checks.push(versions(&f.versions));
+    checks.push(versions(&f.versions, &f.dropped_fields));
     if let Some((name, ready, desired)) = &f.redis {
         checks.push(check(
             "redis",
@@ -179,11 +179,32 @@ pub fn evaluate(f: &Facts) -> Vec<HaCheck> {
 /// `gcsFaultToleranceOptions` and the serve Service that keeps workers as endpoints).
 const MIN_KUBERAY: (u32, u32) = (1, 3);
 
-/// A known-bad combination of what runs: an operator older than the guide's prerequisite, or
-/// a head image whose tag is not the spec's rayVersion (KubeRay then talks to a Ray it does not
-/// expect). Unknown versions pass: old operators do not annotate their RayClusters.
-fn versions(v: &Versions) -> HaCheck {
+/// A known-bad combination of what runs: an operator older than the guide's prerequisite, a
+/// served CRD that dropped fields of the manifest (older CRDs than the manifest was written
+/// for), or a head image whose tag is not the spec's rayVersion (KubeRay then talks to a Ray it
+/// does not expect). Unknown versions pass: old operators do not annotate their RayClusters.
+fn versions(v: &Versions, dropped: &[String]) -> HaCheck {
     let id = "versions";
+    if !dropped.is_empty() {
+        let ft_lost = dropped
+            .iter()
+            .any(|p| p.ends_with(".gcsFaultToleranceOptions"));
+        return HaCheck {
+            id,
+            level: Level::Warn,
+            message: format!(
+                "the served RayService CRD lacks {} set by the last kubectl apply, so the API server dropped {}{}: install the CRDs of the KubeRay the manifest was written for, or remove the field{}",
+                dropped.join(", "),
+                if dropped.len() == 1 { "it" } else { "them" },
+                if ft_lost {
+                    " and GCS fault tolerance is off (KubeRay < 1.3 has no gcsFaultToleranceOptions)"
+                } else {
+                    ""
+                },
+                if dropped.len() == 1 { "" } else { "s" },
+            ),
+        };
+    }
     if let Some((major, minor)) = v.kuberay.as_deref().and_then(major_minor)
         && (major, minor) < MIN_KUBERAY
     {

@@ -115,6 +115,9 @@ pub struct Facts {
     /// (name, ready replicas, desired) of the bundle's Redis, when it has one.
     pub redis: Option<(String, i32, i32)>,
     pub versions: Versions,
+    /// Spec fields the last `kubectl apply` set that the served CRD dropped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped_fields: Vec<String>,
 }
 
 impl Facts {
@@ -176,6 +179,7 @@ pub async fn gather_within(
                 .map(str::to_string),
             ..Versions::default()
         },
+        dropped_fields: super::dropped::fields_dropped_by_the_server(&rs),
         ..Default::default()
     };
     if let Some(rc) = &serving {

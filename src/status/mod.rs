@@ -15,6 +15,7 @@ use crate::lint::Level;
 use crate::rayservice::{self};
 
 mod checks;
+mod dropped;
 mod facts;
 mod head;
 
@@ -354,6 +355,23 @@ mod tests {
         assert_eq!(level(&f, "versions"), Level::Pass);
         f.versions.head_image = Some("rayproject/ray:2.41.0".into());
         assert_eq!(level(&f, "versions"), Level::Warn);
+        // Fields the served CRD dropped are named; losing gcsFaultToleranceOptions is said.
+        let mut f = healthy();
+        f.dropped_fields = vec!["spec.rayClusterConfig.gcsFaultToleranceOptions".into()];
+        let c = evaluate(&f)
+            .into_iter()
+            .find(|c| c.id == "versions")
+            .unwrap();
+        assert_eq!(c.level, Level::Warn);
+        assert!(
+            c.message
+                .contains("lacks spec.rayClusterConfig.gcsFaultToleranceOptions")
+        );
+        assert!(
+            c.message.contains("GCS fault tolerance is off"),
+            "{}",
+            c.message
+        );
         // A RocksDB head (KubeRay 1.7) is fault tolerant too.
         let mut f = healthy();
         f.pods[0].gcs_store = Some("rocksdb".into());

@@ -222,6 +222,8 @@ pub fn combinations(dir: &std::path::Path) -> Vec<(String, Vec<String>)> {
             "values file".into(),
             vec!["--values".into(), values.display().to_string()],
         ),
+        // The newest Ray the rig's version matrix runs (rig/versions.env RAY_VERSIONS).
+        ("newest Ray".into(), s(&["--ray-version", "2.60.0"])),
     ]
 }
 

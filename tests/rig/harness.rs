@@ -40,6 +40,11 @@ pub struct Rig {
     pub kubectl: PathBuf,
     /// Pinned versions, from rig/versions.env.
     pub versions: HashMap<String, String>,
+    /// The KubeRay operator that runs, and every one the rig built (`rig/rig env`).
+    pub kuberay: String,
+    pub kuberay_built: Vec<String>,
+    /// The Ray runtimes the node agent has, the bundle's default first (`rig/rig env`).
+    pub ray_runtimes: Vec<String>,
     pub pod_cidr: (Ipv4Addr, u8),
 }
 
@@ -125,11 +130,21 @@ impl Rig {
         let versions = std::fs::read_to_string(&versions_path)
             .map(|t| parse_env_lines(&t))
             .map_err(|e| format!("reading {}: {e}", versions_path.display()))?;
+        let words = |key: &str| -> Result<Vec<String>, String> {
+            Ok(from_env_or_rig(key)?
+                .trim_matches('"')
+                .split_whitespace()
+                .map(String::from)
+                .collect())
+        };
         Ok(Rig {
             kubeconfig,
             kubectl,
             versions,
             pod_cidr,
+            kuberay: from_env_or_rig("RAYHA_RIG_KUBERAY_VERSION")?,
+            kuberay_built: words("RAYHA_RIG_KUBERAY_VERSIONS")?,
+            ray_runtimes: words("RAYHA_RIG_RAY_VERSIONS")?,
         })
     }
 

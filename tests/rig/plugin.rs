@@ -4,6 +4,7 @@
 
 mod cleanup;
 mod guide;
+mod matrix;
 mod real_ray;
 mod signals;
 
@@ -68,6 +69,16 @@ pub const TRIALS: &[Check] = &[
     Check {
         name: "plugin::apply_fails_fast_when_the_app_cannot_deploy",
         run: guide::apply_fails_fast_when_the_app_cannot_deploy,
+        real_pods: true,
+    },
+    Check {
+        name: "plugin::smoke_on_the_newest_ray",
+        run: matrix::smoke_on_the_newest_ray,
+        real_pods: true,
+    },
+    Check {
+        name: "plugin::smoke_on_other_kuberay_operators",
+        run: matrix::smoke_on_other_kuberay_operators,
         real_pods: true,
     },
 ];
@@ -271,6 +282,49 @@ fn rejected_bundle_changes_nothing(rig: &Rig) -> TestResult {
         )?;
         println!("{label}: {}", stderr.trim());
     }
+    status_names_a_field_the_crd_dropped(rig, &ns.name, &list)
+}
+
+/// A RayService with a KubeRay 1.7 field, sent with plain client-side `kubectl apply
+/// --validate=false` as users do, is stored without it; `status` names the field. (No GCS
+/// fault tolerance and an image the rig does not have: no Redis cleanup finalizer, no Ray.)
+fn status_names_a_field_the_crd_dropped(rig: &Rig, ns: &str, bundle: &Value) -> TestResult {
+    let mut rs = bundle["items"]
+        .as_array()
+        .and_then(|i| i.iter().find(|o| o["kind"] == "RayService"))
+        .cloned()
+        .ok_or("no RayService in the bundle")?;
+    crate::harness::without_gcs_ft(&mut rs);
+    let head = &mut rs["spec"]["rayClusterConfig"]["headGroupSpec"];
+    head["ingressOptions"] = serde_json::json!({"host": "fruit.example"});
+    head["template"]["spec"]["containers"][0]["image"] = "rig.invalid/not-ray:1".into();
+    let file = std::env::temp_dir().join(format!("rayha-dropped-{}.json", std::process::id()));
+    std::fs::write(&file, rs.to_string()).map_err(|e| e.to_string())?;
+    let applied = rig.kubectl(&[
+        "apply",
+        "--validate=false",
+        "-n",
+        ns,
+        "-f",
+        file.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_file(&file);
+    applied?;
+    let out = rig.rayha(&["status", "rayservice-ha", "-n", ns, "-o", "json"], None);
+    let status: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("status -o json: {e}: {}", text(&out).1))?;
+    let versions = status["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "versions"))
+        .ok_or("no versions check")?;
+    ensure(
+        versions["level"] == "WARN"
+            && versions["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("spec.rayClusterConfig.headGroupSpec.ingressOptions")),
+        format!("status does not name the dropped field: {versions}"),
+    )?;
+    println!("status on a dropped field: {}", versions["message"]);
     Ok(())
 }
 

@@ -34,12 +34,22 @@ fn wait_ready(rig: &Rig, ns: &str, within: Duration) -> TestResult {
 /// Applies the generated HA bundle with the rig's fruit app in a fresh namespace and waits for
 /// Ready, checking the progress lines; then `status` passes every check in at most 10 API requests.
 fn ready_rayservice<'a>(rig: &'a Rig, prefix: &str) -> Result<Namespace<'a>, Failed> {
+    ready_rayservice_with(rig, prefix, &[])
+}
+
+/// [`ready_rayservice`] with more bundle parameters (`--ray-version X`).
+pub(super) fn ready_rayservice_with<'a>(
+    rig: &'a Rig,
+    prefix: &str,
+    params: &[&str],
+) -> Result<Namespace<'a>, Failed> {
     let ns = Namespace::create(rig, prefix)?;
     {
         let n = ns.name.as_str();
         let t0 = Instant::now();
         let mut apply = vec!["apply", "-n", n];
         apply.extend(FRUIT_APP);
+        apply.extend(params);
         apply.extend(["--timeout", "10m"]);
         let out = rig.rayha(&apply, None);
         let (_, stderr) = text(&out);

@@ -1,6 +1,6 @@
-// Helper module: builds github.com/ray-project/kuberay/ray-operator at the version pinned in rig/versions.env.
+// Helper module: builds github.com/ray-project/kuberay/ray-operator v1.5.0 (rig/versions.env).
 // Regenerate with: rig/rig gomod
-module kubectl-rayha.local/rig/kuberay
+module kubectl-rayha.local/rig/kuberay-v1.5.0
 
 go 1.24.0
 

@@ -1,0 +1,162 @@
+//! The version matrix's smoke trials: apply to Ready, status and one head failover on every
+//! other KubeRay operator the rig built and on the newest Ray runtime it has. The full suite
+//! runs on the rig's default pair (rig/versions.env); these say the plugin works on the others.
+
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::real_ray::ready_rayservice_with;
+use super::text;
+use crate::harness::{Rig, TestResult, ensure, head_diagnostics, manifest_dir};
+
+/// Every KubeRay operator the rig built besides the one it runs, each in turn.
+pub(super) fn smoke_on_other_kuberay_operators(rig: &Rig) -> TestResult {
+    let others: Vec<&String> = rig
+        .kuberay_built
+        .iter()
+        .filter(|v| **v != rig.kuberay)
+        .collect();
+    ensure(
+        !others.is_empty(),
+        format!(
+            "the rig built no KubeRay operator besides {} (KUBERAY_VERSIONS in rig/versions.env)",
+            rig.kuberay
+        ),
+    )?;
+    for version in others {
+        let t0 = Instant::now();
+        let _back = Operator::switch(rig, version)?;
+        smoke(rig, "rayha-kuberay", &[], &format!("KubeRay {version}"))?;
+        println!(
+            "KubeRay {version} smoke: {:.0} s with the switch",
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// The newest Ray runtime the rig's node agent has, on the operator the rig runs.
+pub(super) fn smoke_on_the_newest_ray(rig: &Rig) -> TestResult {
+    let newest = rig
+        .ray_runtimes
+        .iter()
+        .max_by_key(|v| version_key(v))
+        .ok_or("the rig lists no Ray runtime (RAY_VERSIONS in rig/versions.env)")?;
+    ensure(
+        rig.ray_runtimes.first() != Some(newest),
+        format!("the rig has no Ray newer than the bundle's default {newest}"),
+    )?;
+    let t0 = Instant::now();
+    smoke(
+        rig,
+        "rayha-newray",
+        &["--ray-version", newest],
+        &format!("Ray {newest}"),
+    )?;
+    println!("Ray {newest} smoke: {:.0} s", t0.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// (2, 60, 0) from "2.60.0", to order versions as numbers.
+fn version_key(v: &str) -> Vec<u64> {
+    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+/// The bundle with `params` Ready (apply's progress and status all PASS), status naming
+/// `versions_say` in its versions check, one head failover passing, then everything deleted
+/// while the operator that made it still runs (its Redis cleanup finalizer needs it).
+fn smoke(rig: &Rig, prefix: &str, params: &[&str], versions_say: &str) -> TestResult {
+    let ns = ready_rayservice_with(rig, prefix, params)?;
+    let n = ns.name.as_str();
+    let out = rig.rayha(&["status", "rayservice-ha", "-n", n, "-o", "json"], None);
+    let status: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("status -o json: {e}: {}", text(&out).0))?;
+    let versions = status["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "versions"))
+        .ok_or("status has no versions check")?;
+    ensure(
+        versions["level"] == "PASS"
+            && versions["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(versions_say)),
+        format!("status versions check does not say {versions_say}: {versions}"),
+    )?;
+    println!("status versions: {}", versions["message"]);
+
+    let out = rig.rayha(
+        &[
+            "failover",
+            "rayservice-ha",
+            "-n",
+            n,
+            "-y",
+            "--max-failures",
+            "1",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    let (stdout, stderr) = text(&out);
+    let report: Value = serde_json::from_str(&stdout)
+        .map_err(|e| format!("failover -o json: {e}: {stdout} {stderr}"))?;
+    if out.status.code() != Some(0) {
+        return Err(format!(
+            "failover exit {:?}: {}\n{}",
+            out.status.code(),
+            report["reasons"],
+            head_diagnostics(rig, n)
+        )
+        .into());
+    }
+    let round = &report["rounds"][0];
+    ensure(
+        round["survival"]["replicas_unchanged"] == true,
+        format!("replica actor ids changed: {}", round["survival"]),
+    )?;
+    println!(
+        "failover: recovered in {} s, {} of {} requests failed",
+        round["recovery_s"], report["total_failures"], report["total_requests"]
+    );
+    ns.delete_and_wait()
+}
+
+/// Another KubeRay operator runs until this is dropped; then the rig's own runs again.
+struct Operator<'a> {
+    rig: &'a Rig,
+}
+
+impl<'a> Operator<'a> {
+    fn switch(rig: &'a Rig, version: &str) -> Result<Operator<'a>, String> {
+        rig_operator(version)?;
+        Ok(Operator { rig })
+    }
+}
+
+impl Drop for Operator<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = rig_operator(&self.rig.kuberay) {
+            eprintln!("switching back to KubeRay {}: {e}", self.rig.kuberay);
+        }
+    }
+}
+
+/// `rig/rig operator VERSION`: that operator and its CRDs, Ready.
+fn rig_operator(version: &str) -> Result<(), String> {
+    let out = Command::new("bash")
+        .arg(manifest_dir().join("rig/rig"))
+        .args(["operator", version])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("rig/rig operator: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "rig/rig operator {version} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
