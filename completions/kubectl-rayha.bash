@@ -409,14 +409,26 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__failover)
-            opts="-y -d -c -o -q -n -h --yes --force --target --grace-period --warmup --settle --recovery-timeout --max-failures --max-recovery --rounds --url --path --data --expect --concurrency --keep-alive --output --report --quiet --junit --namespace --context --kubeconfig --request-timeout --help"
+            opts="-y -d -c -o -q -n -h --yes --force --target --node-of --node --drain-timeout --grace-period --warmup --settle --recovery-timeout --max-failures --max-recovery --rounds --url --path --data --expect --concurrency --keep-alive --output --report --quiet --junit --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --target)
-                    COMPREPLY=($(compgen -W "head worker redis" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "head worker redis node" -- "${cur}"))
+                    return 0
+                    ;;
+                --node-of)
+                    COMPREPLY=($(compgen -W "worker head" -- "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --drain-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --grace-period)

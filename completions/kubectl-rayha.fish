@@ -157,7 +157,12 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -s y
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -s h -l help -d 'Print help'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l target -d 'What to kill' -r -f -a "head\t'Delete the Ray head pod (the guide\'s drill)'
 worker\t'Delete one worker pod'
-redis\t'Delete the Redis pod of the bundle'"
+redis\t'Delete the Redis pod of the bundle'
+node\t'Drain a node as `kubectl drain` does (cordon, evict its pods, uncordon at the end): the node of a worker, of the head with --node-of head, or --node NAME'"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l node-of -d 'With --target node: whose node to drain' -r -f -a "worker\t'A worker\'s node that holds no other pod of the RayService'
+head\t'The head\'s node'"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l node -d 'With --target node: drain this node (it must run exactly one pod of the RayService)' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l drain-timeout -d 'With --target node: how long the drain keeps evicting (a disruption budget may refuse)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l grace-period -d 'Grace period for the pod deletion in seconds [default: the pod\'s own]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l warmup -d 'Load before the kill' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l settle -d 'Load kept after full recovery' -r

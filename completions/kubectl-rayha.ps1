@@ -186,6 +186,9 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
         }
         'kubectl-rayha;failover' {
             [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'What to kill')
+            [CompletionResult]::new('--node-of', '--node-of', [CompletionResultType]::ParameterName, 'With --target node: whose node to drain')
+            [CompletionResult]::new('--node', '--node', [CompletionResultType]::ParameterName, 'With --target node: drain this node (it must run exactly one pod of the RayService)')
+            [CompletionResult]::new('--drain-timeout', '--drain-timeout', [CompletionResultType]::ParameterName, 'With --target node: how long the drain keeps evicting (a disruption budget may refuse)')
             [CompletionResult]::new('--grace-period', '--grace-period', [CompletionResultType]::ParameterName, 'Grace period for the pod deletion in seconds [default: the pod''s own]')
             [CompletionResult]::new('--warmup', '--warmup', [CompletionResultType]::ParameterName, 'Load before the kill')
             [CompletionResult]::new('--settle', '--settle', [CompletionResultType]::ParameterName, 'Load kept after full recovery')

@@ -257,6 +257,18 @@ pub enum FailoverTarget {
     Worker,
     /// Delete the Redis pod of the bundle
     Redis,
+    /// Drain a node as `kubectl drain` does (cordon, evict its pods, uncordon at the end): the
+    /// node of a worker, of the head with --node-of head, or --node NAME
+    Node,
+}
+
+/// Whose node a node drill drains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NodeOf {
+    /// A worker's node that holds no other pod of the RayService
+    Worker,
+    /// The head's node
+    Head,
 }
 
 #[derive(Debug, Args)]
@@ -273,6 +285,15 @@ pub struct FailoverArgs {
     /// What to kill
     #[arg(long, value_enum, default_value_t = FailoverTarget::Head)]
     pub target: FailoverTarget,
+    /// With --target node: whose node to drain
+    #[arg(long, value_enum, default_value_t = NodeOf::Worker)]
+    pub node_of: NodeOf,
+    /// With --target node: drain this node (it must run exactly one pod of the RayService)
+    #[arg(long, value_name = "NAME", conflicts_with = "node_of")]
+    pub node: Option<String>,
+    /// With --target node: how long the drain keeps evicting (a disruption budget may refuse)
+    #[arg(long, default_value = "2m", value_name = "DURATION")]
+    pub drain_timeout: String,
     /// Grace period for the pod deletion in seconds [default: the pod's own]
     #[arg(long, value_name = "SECONDS")]
     pub grace_period: Option<u32>,

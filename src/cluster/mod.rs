@@ -3,6 +3,7 @@
 //! context's namespace. Plus the small API helpers the commands share.
 
 mod deadline;
+pub mod drain;
 
 use std::time::Duration;
 
@@ -364,12 +365,18 @@ pub async fn can_i(
     use k8s_openapi::api::authorization::v1::{
         ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
     };
+    // "pods/eviction": a subresource.
+    let (resource, subresource) = match resource.split_once('/') {
+        Some((r, s)) => (r, Some(s.to_string())),
+        None => (resource, None),
+    };
     let review = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
             resource_attributes: Some(ResourceAttributes {
                 verb: Some(verb.into()),
                 group: Some(group.into()),
                 resource: Some(resource.into()),
+                subresource,
                 namespace: Some(namespace.into()),
                 ..Default::default()
             }),

@@ -102,7 +102,7 @@ pub(crate) struct Drill<'a> {
     cluster: &'a Cluster,
     args: &'a FailoverArgs,
     settings: &'a Settings,
-    target: &'static dyn Target,
+    target: &'a dyn Target,
     lock: &'a Lock,
     /// Set on Ctrl-C.
     stop: &'a StopHandle,
@@ -121,7 +121,8 @@ async fn drill(args: &FailoverArgs, global: &GlobalArgs, settings: &Settings) ->
     let stop = StopHandle::default();
     let early = args.yes.then(|| stop.stop_on_ctrl_c());
     let cluster = cluster::connect(global).await?;
-    let target = target::of(args.target);
+    let target = target::for_args(args)?;
+    let target = target.as_ref();
     let facts = tokio::select! {
         f = preflight::check(&cluster, args, target) => f?,
         _ = stop.wait() => {

@@ -17,7 +17,39 @@ pub async fn check(cluster: &Cluster, args: &FailoverArgs, target: &dyn Target) 
         serving_besides_the_head(&facts)?;
     }
     may_delete_pods(cluster).await?;
+    may(cluster, target).await?;
     Ok(facts)
+}
+
+/// What the target's strike needs besides deleting pods, each asked of the API server; every
+/// missing permission is named at once.
+async fn may(cluster: &Cluster, target: &dyn Target) -> Result<()> {
+    let mut missing = Vec::new();
+    for &(verb, group, resource, cluster_wide) in target.permissions() {
+        let ns = if cluster_wide {
+            ""
+        } else {
+            cluster.namespace.as_str()
+        };
+        if !cluster::can_i(&cluster.client, verb, group, resource, ns).await? {
+            missing.push(format!(
+                "{verb} {resource}{}",
+                if cluster_wide {
+                    " (cluster-wide)".to_string()
+                } else {
+                    format!(" in namespace {ns}")
+                }
+            ));
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::failed(format!(
+        "a {} drill needs permissions this user lacks: {} (SelfSubjectAccessReview); nothing was changed",
+        target.id(),
+        missing.join(", ")
+    )))
 }
 
 fn ready(facts: &Facts) -> Result<()> {

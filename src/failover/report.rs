@@ -70,10 +70,23 @@ impl Survival {
     }
 }
 
+impl Round {
+    /// "deleted pod X", or "drained node N (pod X)".
+    pub fn headline(&self) -> String {
+        match &self.drained_node {
+            Some(n) => format!("drained node {n} (pod {})", self.killed_pod),
+            None => format!("deleted pod {}", self.killed_pod),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Round {
     pub round: u32,
     pub killed_pod: String,
+    /// The node a node drill drained (the killed pod's node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drained_node: Option<String>,
     pub killed_uid: String,
     pub replacement_pod: Option<String>,
     /// Unix seconds of the kill.
@@ -273,10 +286,7 @@ pub fn render_text(report: &Report) -> String {
         report.rayservice, report.namespace, report.target, report.route, report.connection
     );
     for r in &report.rounds {
-        out.push_str(&format!(
-            "round {}: deleted pod {}\n",
-            r.round, r.killed_pod
-        ));
+        out.push_str(&format!("round {}: {}\n", r.round, r.headline()));
         for e in &r.timeline {
             out.push_str(&format!("  {:>+8.2} s  {}\n", e.t_s, e.event));
         }

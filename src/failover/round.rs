@@ -3,14 +3,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams};
 use tokio::sync::mpsc;
 
 use super::follow::{self, Followed, Watch, secs};
 use super::report::{Event, Phases, Round};
+use super::target::StrikeAt;
 use super::{Drill, now_unix, verdict};
-use crate::cluster::KubeContext;
 use crate::error::{Error, Result};
 use crate::load::live::Live;
 use crate::load::series::Series;
@@ -167,15 +165,25 @@ pub async fn run(d: &Drill<'_>, round: u32) -> Result<Round> {
     let kill_at = Instant::now();
     let killed_at_unix = now_unix();
     bounds.lock().expect("boundaries lock").kill = Some(kill_at);
-    let followed = if d.stop.stopped() {
-        Followed {
+    let (followed, drained_node) = if d.stop.stopped() {
+        let nothing = Followed {
             recovered_at: None,
             replacement: None,
             timeline: Vec::new(),
             app_failed: None,
-        }
+        };
+        (nothing, None)
     } else {
-        delete(d, &victim.name).await?;
+        let strike = d
+            .target
+            .strike(StrikeAt {
+                cluster: d.cluster,
+                facts: &before,
+                victim: &victim,
+                grace_period: d.args.grace_period,
+            })
+            .await?;
+        let (first, drained_node) = (strike.first.clone(), strike.drained_node.clone());
         let watch = Watch {
             victim: &victim,
             expected_endpoints: before.serve_endpoints.iter().filter(|e| e.ready).count(),
@@ -183,15 +191,23 @@ pub async fn run(d: &Drill<'_>, round: u32) -> Result<Round> {
             kill_at,
             bounds: &bounds,
         };
-        let mut f = follow::follow(d, watch).await?;
+        let followed = follow::follow(d, watch).await;
+        // Whatever the follow ended with (recovered, timed out, Ctrl-C, an error), what the
+        // strike left behind is undone now (a drained node is uncordoned).
+        let said = strike.end().await;
+        let mut f = followed?;
         f.timeline.insert(
             0,
             Event {
                 t_s: 0.0,
-                event: format!("deleted {} pod {}", d.target.word(), victim.name),
+                event: first,
             },
         );
-        f
+        f.timeline.extend(
+            said.into_iter()
+                .map(|(at, event)| timed(kill_at, at, event)),
+        );
+        (f, drained_node)
     };
     let Followed {
         recovered_at,
@@ -204,9 +220,10 @@ pub async fn run(d: &Drill<'_>, round: u32) -> Result<Round> {
             t_s: secs(kill_at, t),
             event: "fully recovered".into(),
         });
-        // The watches kept following through the settle time: keep the timeline in order.
-        timeline.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
     }
+    // The watches kept following through the settle time, and a strike reports its own
+    // entries (a drain's evictions): keep the timeline in order.
+    timeline.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
     load_stop.stop();
     let _ = load.await;
     let mut recorders = consumer
@@ -229,6 +246,7 @@ pub async fn run(d: &Drill<'_>, round: u32) -> Result<Round> {
     Ok(Round {
         round,
         killed_pod: victim.name,
+        drained_node,
         killed_uid: victim.uid,
         replacement_pod: replacement,
         killed_at_unix,
@@ -248,16 +266,12 @@ pub async fn run(d: &Drill<'_>, round: u32) -> Result<Round> {
     })
 }
 
-async fn delete(d: &Drill<'_>, pod: &str) -> Result<()> {
-    let pods: Api<Pod> = Api::namespaced(d.cluster.client.clone(), &d.cluster.namespace);
-    let mut dp = DeleteParams::default();
-    if let Some(g) = d.args.grace_period {
-        dp = dp.grace_period(g);
+/// A strike's entry on the round's timeline (seconds since the kill).
+fn timed(kill_at: Instant, at: Instant, event: String) -> Event {
+    Event {
+        t_s: secs(kill_at, at),
+        event,
     }
-    pods.delete(pod, &dp)
-        .await
-        .context(format!("cannot delete pod {pod}"))?;
-    Ok(())
 }
 
 async fn sleep_or_stop(d: Duration, stop: &StopHandle) {

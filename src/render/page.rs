@@ -260,9 +260,9 @@ fn round_section(id: &str, r: &Round) -> Section {
     Section {
         id: section_id,
         title: format!(
-            "round {}: deleted pod {}{}",
+            "round {}: {}{}",
             r.round,
-            r.killed_pod,
+            r.headline(),
             r.replacement_pod
                 .as_ref()
                 .map_or(String::new(), |p| format!(", replaced by {p}"))

@@ -5,6 +5,7 @@
 mod cleanup;
 mod guide;
 mod matrix;
+mod node;
 mod real_ray;
 mod signals;
 
@@ -69,6 +70,11 @@ pub const TRIALS: &[Check] = &[
     Check {
         name: "plugin::apply_fails_fast_when_the_app_cannot_deploy",
         run: guide::apply_fails_fast_when_the_app_cannot_deploy,
+        real_pods: true,
+    },
+    Check {
+        name: "plugin::real_ray_node_drill",
+        run: node::real_ray_node_drill,
         real_pods: true,
     },
     Check {

@@ -4,14 +4,20 @@
 //! on which target it is.
 
 mod head;
+mod node;
 mod redis;
 mod worker;
 
+use std::time::Instant;
+
 use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams};
+use tokio::sync::mpsc;
 
 use super::report::Survival;
-use crate::cli::FailoverTarget;
-use crate::cluster::Cluster;
+use crate::cli::{FailoverArgs, FailoverTarget};
+use crate::cluster::{Cluster, KubeContext};
 use crate::error::{Error, Result};
 use crate::rayservice::Role;
 use crate::status::Facts;
@@ -56,15 +62,105 @@ pub trait Target: Sync {
     fn head_restart_cause(&self) -> &'static str {
         ""
     }
+    /// Permissions the strike needs beyond deleting pods in the namespace: (verb, group,
+    /// resource or resource/subresource, cluster-scoped), checked before anything is touched.
+    fn permissions(&self) -> &'static [(&'static str, &'static str, &'static str, bool)] {
+        &[]
+    }
+    /// The strike itself: deletes the victim pod. A target that does more (a node drain) says
+    /// what it leaves running and what must be undone, however the round ends.
+    fn strike<'a>(&'a self, s: StrikeAt<'a>) -> BoxFuture<'a, Result<Strike>> {
+        Box::pin(async move {
+            delete_pod(s.cluster, &s.victim.name, s.grace_period).await?;
+            Ok(Strike::done(format!(
+                "deleted {} pod {}",
+                self.word(),
+                s.victim.name
+            )))
+        })
+    }
 }
 
-/// The target the flag names.
+/// What a strike acts on.
+pub struct StrikeAt<'a> {
+    pub cluster: &'a Cluster,
+    pub facts: &'a Facts,
+    pub victim: &'a Victim,
+    pub grace_period: Option<u32>,
+}
+
+/// A timeline entry of a strike, timed when it happened.
+pub type Timed = (Instant, String);
+
+/// What a strike did, reports while the round follows the recovery, and leaves to finish.
+pub struct Strike {
+    /// The timeline's first entry.
+    pub first: String,
+    /// The node a drain took out of service.
+    pub drained_node: Option<String>,
+    /// Entries as they happen (a drain's evictions, refusals by a budget).
+    pub events: Option<mpsc::UnboundedReceiver<Timed>>,
+    /// Ends what still runs and undoes what must not outlive the round (uncordon); run
+    /// whether the round recovered, failed or was interrupted.
+    pub finish: Option<BoxFuture<'static, Vec<Timed>>>,
+}
+
+impl Strike {
+    /// A strike with nothing left running (a pod deletion).
+    pub fn done(first: String) -> Strike {
+        Strike {
+            first,
+            drained_node: None,
+            events: None,
+            finish: None,
+        }
+    }
+
+    /// Runs the finish, then collects every entry the strike reported.
+    pub async fn end(mut self) -> Vec<Timed> {
+        let mut out = Vec::new();
+        if let Some(f) = self.finish.take() {
+            out.extend(f.await);
+        }
+        if let Some(rx) = &mut self.events {
+            while let Ok(e) = rx.try_recv() {
+                out.push(e);
+            }
+        }
+        out
+    }
+}
+
+async fn delete_pod(cluster: &Cluster, pod: &str, grace_period: Option<u32>) -> Result<()> {
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let mut dp = DeleteParams::default();
+    if let Some(g) = grace_period {
+        dp = dp.grace_period(g);
+    }
+    pods.delete(pod, &dp)
+        .await
+        .context(format!("cannot delete pod {pod}"))?;
+    Ok(())
+}
+
+/// The target the flag names, with its defaults.
 pub fn of(target: FailoverTarget) -> &'static dyn Target {
     match target {
         FailoverTarget::Head => &head::Head,
         FailoverTarget::Worker => &worker::Worker,
         FailoverTarget::Redis => &redis::Redis,
+        FailoverTarget::Node => &node::NODE_OF_A_WORKER,
     }
+}
+
+/// The target of a drill's flags (a node drill's choice of node and drain timeout).
+pub fn for_args(args: &FailoverArgs) -> Result<Box<dyn Target>> {
+    Ok(match args.target {
+        FailoverTarget::Node => Box::new(node::Node::from_args(args)?),
+        FailoverTarget::Head => Box::new(head::Head),
+        FailoverTarget::Worker => Box::new(worker::Worker),
+        FailoverTarget::Redis => Box::new(redis::Redis),
+    })
 }
 
 /// The Ray pods of the serving cluster, which every round follows.

@@ -14,7 +14,7 @@ use crate::harness::{
 };
 
 /// Waits until `rayservice-ha` in `ns` is Ready again (after a drill or a change).
-fn wait_ready(rig: &Rig, ns: &str, within: Duration) -> TestResult {
+pub(super) fn wait_ready(rig: &Rig, ns: &str, within: Duration) -> TestResult {
     let deadline = Instant::now() + within;
     loop {
         let out = rig.rayha(&["status", "rayservice-ha", "-n", ns, "-o", "json"], None);

@@ -15,12 +15,12 @@ const LEASE: &str = "rayservice-ha-rayha-failover";
 const PROMPT: Duration = Duration::from_millis(2500);
 
 /// A `kubectl rayha` child whose stderr lines arrive on a channel.
-struct Watched {
+pub(super) struct Watched {
     child: Child,
     lines: mpsc::Receiver<String>,
 }
 
-fn spawn(rig: &Rig, args: &[&str]) -> Watched {
+pub(super) fn spawn(rig: &Rig, args: &[&str]) -> Watched {
     let mut child = rig
         .rayha_cmd(args, None)
         .stdout(Stdio::piped())
@@ -41,7 +41,7 @@ fn spawn(rig: &Rig, args: &[&str]) -> Watched {
 
 impl Watched {
     /// Waits for a stderr line containing `needle`.
-    fn until_line(&self, needle: &str, within: Duration) -> TestResult {
+    pub(super) fn until_line(&self, needle: &str, within: Duration) -> TestResult {
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -54,7 +54,7 @@ impl Watched {
     }
 
     /// SIGINT by pid; the exit status, how long it took, and stdout.
-    fn interrupt(mut self) -> Result<(ExitStatus, Duration, String), String> {
+    pub(super) fn interrupt(mut self) -> Result<(ExitStatus, Duration, String), String> {
         let t = Instant::now();
         Command::new("kill")
             .args(["-INT", &self.child.id().to_string()])
@@ -70,7 +70,7 @@ impl Watched {
     }
 }
 
-fn exited_130(what: &str, status: ExitStatus, took: Duration) -> TestResult {
+pub(super) fn exited_130(what: &str, status: ExitStatus, took: Duration) -> TestResult {
     println!("Ctrl-C {what}: exit {:?} after {took:?}", status.code());
     ensure(
         status.code() == Some(130),
@@ -79,7 +79,7 @@ fn exited_130(what: &str, status: ExitStatus, took: Duration) -> TestResult {
     ensure(took <= PROMPT, format!("Ctrl-C {what}: took {took:?}"))
 }
 
-fn lease_gone(rig: &Rig, ns: &str, what: &str) -> TestResult {
+pub(super) fn lease_gone(rig: &Rig, ns: &str, what: &str) -> TestResult {
     ensure(
         rig.kubectl(&["get", "lease", LEASE, "-n", ns, "-o", "name"])
             .is_err(),

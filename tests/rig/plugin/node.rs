@@ -1,0 +1,141 @@
+//! The node drill on real Ray: `failover --target node` cordons a worker's node, evicts its
+//! pods through the Eviction API, follows the recovery and uncordons the node; Ctrl-C in the
+//! middle of it still uncordons.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::real_ray::ready_rayservice_with;
+use super::signals::{exited_130, lease_gone, spawn};
+use super::text;
+use crate::harness::{Rig, TestResult, ensure, head_diagnostics};
+
+/// Nodes that are cordoned now.
+fn cordoned(rig: &Rig) -> Result<Vec<String>, String> {
+    Ok(rig
+        .items(&["nodes"])?
+        .iter()
+        .filter(|n| n["spec"]["unschedulable"] == true)
+        .filter_map(|n| n["metadata"]["name"].as_str().map(String::from))
+        .collect())
+}
+
+/// `failover --target node --rounds 2` on the generated bundle: every round drains a worker's
+/// node with no request failed, the timeline shows the cordon, the eviction, the budget's
+/// answer to a second eviction and the uncordon, and no node is left cordoned; then Ctrl-C
+/// while a node is drained ends the drill with exit 130 and the node schedulable again.
+pub(super) fn real_ray_node_drill(rig: &Rig) -> TestResult {
+    let ns = ready_rayservice_with(rig, "rayha-node", &[])?;
+    let n = ns.name.as_str();
+    let out = rig.rayha(
+        &[
+            "failover",
+            "rayservice-ha",
+            "-n",
+            n,
+            "--target",
+            "node",
+            "-y",
+            "--rounds",
+            "2",
+            "--max-failures",
+            "1",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    let (stdout, stderr) = text(&out);
+    let report: Value = serde_json::from_str(&stdout)
+        .map_err(|e| format!("failover -o json: {e}: {stdout} {stderr}"))?;
+    if out.status.code() != Some(0) {
+        let pods = rig.kubectl(&["get", "pods", "-n", n, "-o", "wide"])?;
+        return Err(format!(
+            "node drill exit {:?}: {} {stderr}\n{pods}\n{}",
+            out.status.code(),
+            report["reasons"],
+            head_diagnostics(rig, n)
+        )
+        .into());
+    }
+    ensure(report["target"] == "node", "report target is not node")?;
+    for round in report["rounds"].as_array().unwrap() {
+        let node = round["drained_node"]
+            .as_str()
+            .ok_or("a round without drained_node")?;
+        let events: Vec<&str> = round["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["event"].as_str())
+            .collect();
+        let has = |needle: &str| events.iter().any(|e| e.contains(needle));
+        for needle in [
+            &format!("cordoned node {node}"),
+            &format!("evicted pod {n}/{}", s(round, "killed_pod")),
+            "a second worker's eviction",
+            "fully recovered",
+            &format!("uncordoned node {node}"),
+        ] {
+            ensure(has(needle), format!("no {needle:?} in {events:#?}"))?;
+        }
+        println!(
+            "round {}: node {node}, recovery {} s, {} of {} failed; budget: {}",
+            round["round"],
+            round["recovery_s"],
+            round["requests"]["failures"],
+            round["requests"]["requests"],
+            events
+                .iter()
+                .find(|e| e.contains("second worker"))
+                .unwrap_or(&"")
+        );
+        ensure(
+            round["survival"]["workers_restarted_or_replaced"]
+                .as_array()
+                .is_some_and(|w| w.is_empty()),
+            format!("the other worker restarted: {}", round["survival"]),
+        )?;
+    }
+    ensure(cordoned(rig)?.is_empty(), "a node is left cordoned")?;
+
+    // Ctrl-C while the node is drained: exit 130, uncordoned, the lock released.
+    super::real_ray::wait_ready(rig, n, Duration::from_secs(300))?;
+    let drill = spawn(
+        rig,
+        &[
+            "failover",
+            "rayservice-ha",
+            "-n",
+            n,
+            "--target",
+            "node",
+            "-y",
+            "--warmup",
+            "1s",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cordoned(rig)?.is_empty() {
+        ensure(Instant::now() < deadline, "the drill never cordoned a node")?;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let (status, took, partial) = drill.interrupt()?;
+    exited_130("during a node drain", status, took)?;
+    ensure(
+        partial.contains("interrupted") && partial.contains("uncordoned node"),
+        format!("no partial report with the uncordon: {partial}"),
+    )?;
+    ensure(
+        cordoned(rig)?.is_empty(),
+        "a node is left cordoned after Ctrl-C",
+    )?;
+    lease_gone(rig, n, "after Ctrl-C in a node drill")?;
+    ns.delete_and_wait()
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or("")
+}
