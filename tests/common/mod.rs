@@ -222,6 +222,10 @@ pub fn combinations(dir: &std::path::Path) -> Vec<(String, Vec<String>)> {
             "values file".into(),
             vec!["--values".into(), values.display().to_string()],
         ),
+        (
+            "zone spread, one-minute toleration".into(),
+            s(&["--spread", "zone", "--node-loss-toleration", "1m"]),
+        ),
     ]
 }
 
