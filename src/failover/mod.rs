@@ -230,6 +230,7 @@ mod test_support {
             restarts,
             uid: format!("uid-{name}"),
             gcs_store: Some("redis".into()),
+            labels: BTreeMap::new(),
         }
     }
 
