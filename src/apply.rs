@@ -52,9 +52,11 @@ fn rank(kind: &str) -> u8 {
         "PersistentVolumeClaim" => 3,
         "Service" => 4,
         "Deployment" | "StatefulSet" => 5,
-        "RayService" | "RayCluster" => 6,
-        "Pod" => 7,
-        _ => 8,
+        // Before the RayService, so its first workers are already covered.
+        "PodDisruptionBudget" => 6,
+        "RayService" | "RayCluster" => 7,
+        "Pod" => 8,
+        _ => 9,
     }
 }
 

@@ -179,6 +179,15 @@ pub struct GenerateOptions {
     /// Storage namespace for GCS state in Redis [default: chosen by KubeRay, the RayCluster UID]
     #[arg(long, value_name = "NAME")]
     pub external_storage_namespace: Option<String>,
+    /// Spread the worker pods over Kubernetes nodes (node), over zones and nodes (zone: nodes
+    /// need topology.kubernetes.io/zone) or not at all (none: a one-node cluster such as kind
+    /// or minikube; Redis then may share the head's node) [default: node]
+    #[arg(long, value_name = "MODE", value_parser = ["node", "zone", "none"])]
+    pub spread: Option<String>,
+    /// How long Ray and Redis pods stay on a node that is not ready or unreachable before they
+    /// are evicted and replaced elsewhere, e.g. 30s (Kubernetes' default: 300s) [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub node_loss_toleration: Option<String>,
     /// Also emit the tester pod and ConfigMap that run the one-in-flight query loop in the cluster
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub with_tester: Option<bool>,

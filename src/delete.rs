@@ -19,6 +19,12 @@ const KINDS: &[(&str, &str, &str, &str)] = &[
     // (group, version, kind, plural)
     ("ray.io", "v1", "RayService", "rayservices"),
     ("", "v1", "Pod", "pods"),
+    (
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+    ),
     ("apps", "v1", "Deployment", "deployments"),
     ("", "v1", "Service", "services"),
     ("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
@@ -83,6 +89,10 @@ async fn delete(args: DeleteArgs, global: &GlobalArgs, timeout: Duration) -> Res
             Err(kube::Error::Api(s)) if s.code == 404 && *group == "ray.io" => continue,
             // Without the right to list Leases no drill of this user left one behind.
             Err(kube::Error::Api(s)) if s.code == 403 && *kind == "Lease" => continue,
+            // Nor a budget: apply could not have made one without the rights on them.
+            Err(kube::Error::Api(s)) if s.code == 403 && *kind == "PodDisruptionBudget" => {
+                continue;
+            }
             Err(e) => {
                 return Err(cluster::kube_failure(
                     format!("cannot list {plural} in {ns}"),

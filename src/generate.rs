@@ -61,7 +61,7 @@ pub fn new_password() -> String {
 }
 
 /// Every object of the bundle, in the order they must be applied: Secret, ConfigMaps, Redis,
-/// RayService, tester.
+/// the workers' disruption budget, RayService, tester.
 pub fn bundle(params: &Params, password: &str) -> Result<Vec<Value>> {
     let mut p = params.clone();
     let mut names: Vec<&str> = Vec::new();
@@ -81,7 +81,7 @@ pub fn bundle(params: &Params, password: &str) -> Result<Vec<Value>> {
     if p.redis.is_some() {
         names.extend(["redis-service.yaml.j2", "redis-deployment.yaml.j2"]);
     }
-    names.push("rayservice.yaml.j2");
+    names.extend(["worker-pdb.yaml.j2", "rayservice.yaml.j2"]);
     if p.tester.is_some() {
         names.push("tester-pod.yaml.j2");
     }

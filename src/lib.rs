@@ -19,6 +19,7 @@ pub mod rayservice;
 pub mod redact;
 pub mod render;
 pub mod report;
+pub mod selector;
 pub mod serve_config;
 pub mod status;
 pub mod templates;

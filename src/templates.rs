@@ -29,6 +29,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/redis-deployment.yaml.j2"),
     ),
     (
+        "worker-pdb.yaml.j2",
+        include_str!("../templates/worker-pdb.yaml.j2"),
+    ),
+    (
         "rayservice.yaml.j2",
         include_str!("../templates/rayservice.yaml.j2"),
     ),

@@ -25,6 +25,10 @@ const DELIBERATE_DIFFERENCES: &[&str] = &[
     "Redis runs under a restrictive securityContext with resource requests",
     "the head container has a preStop pause, so the serve Service stops routing to it before its proxy exits",
     "the head gives Ray's dashboard modules 180 s to start, not 30 s, so a restarted head on a busy node keeps its dashboard",
+    "worker pods spread over Kubernetes nodes, each RayCluster on its own, under a PodDisruptionBudget",
+    "Ray and Redis pods leave a not-ready or unreachable node after 30 s, not 300 s",
+    "worker containers have the head's preStop pause",
+    "Redis never runs on the head's node",
 ];
 
 #[test]
@@ -109,7 +113,7 @@ fn default_bundle_matches_the_ha_sample_on_every_ha_field() {
     }
 
     // The deliberate differences, each checked to be real.
-    assert_eq!(DELIBERATE_DIFFERENCES.len(), 8);
+    assert_eq!(DELIBERATE_DIFFERENCES.len(), 12);
     let head = |c: &Value| c["headGroupSpec"]["template"]["spec"]["containers"][0].clone();
     let env_value = |c: &Value, name: &str| {
         head(c)["env"]
@@ -127,6 +131,23 @@ fn default_bundle_matches_the_ha_sample_on_every_ha_field() {
         "sleep"
     );
     assert!(head(tc)["lifecycle"].is_null());
+    let worker = |c: &Value| c["workerGroupSpecs"][0]["template"]["spec"].clone();
+    assert_eq!(
+        worker(oc)["containers"][0]["lifecycle"],
+        head(oc)["lifecycle"]
+    );
+    assert!(worker(tc)["containers"][0]["lifecycle"].is_null());
+    let spread = &worker(oc)["topologySpreadConstraints"][0];
+    assert_eq!(spread["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(spread["whenUnsatisfiable"], "DoNotSchedule");
+    assert_eq!(spread["matchLabelKeys"][0], "ray.io/cluster");
+    assert!(worker(tc)["topologySpreadConstraints"].is_null());
+    assert!(find(&ours, "PodDisruptionBudget").is_some());
+    assert!(find(&theirs, "PodDisruptionBudget").is_none());
+    for spec in [worker(oc), oc["headGroupSpec"]["template"]["spec"].clone()] {
+        assert_eq!(spec["tolerations"][0]["tolerationSeconds"], 30);
+    }
+    assert!(worker(tc)["tolerations"].is_null());
     assert_ne!(
         oc["gcsFaultToleranceOptions"]["redisAddress"],
         tc["gcsFaultToleranceOptions"]["redisAddress"]
@@ -193,6 +214,21 @@ fn default_bundle_matches_the_ha_sample_on_every_ha_field() {
     );
     assert!(sc["containers"][0]["resources"]["requests"]["memory"].is_string());
     assert!(redis(&theirs)["spec"]["template"]["spec"]["securityContext"].is_null());
+    let anti = |b: &[Value]| {
+        redis(b)["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+            ["requiredDuringSchedulingIgnoredDuringExecution"][0]
+            .clone()
+    };
+    assert_eq!(anti(&ours)["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(
+        anti(&ours)["labelSelector"]["matchLabels"]["ray.io/node-type"],
+        "head"
+    );
+    assert!(anti(&theirs).is_null());
+    assert_eq!(
+        redis(&ours)["spec"]["template"]["spec"]["tolerations"][1]["tolerationSeconds"],
+        30
+    );
 }
 
 #[test]
@@ -275,13 +311,16 @@ fn every_core_object_round_trips_through_k8s_openapi() {
                 "Deployment" => round_trip::<Deployment>(&label, &obj),
                 "PersistentVolumeClaim" => round_trip::<PersistentVolumeClaim>(&label, &obj),
                 "Pod" => round_trip::<Pod>(&label, &obj),
+                "PodDisruptionBudget" => {
+                    round_trip::<k8s_openapi::api::policy::v1::PodDisruptionBudget>(&label, &obj)
+                }
                 "RayService" => continue,
                 other => panic!("{label}: unexpected kind {other}"),
             }
             kinds.insert(kind);
         }
     }
-    assert_eq!(kinds.len(), 6, "every core kind exercised: {kinds:?}");
+    assert_eq!(kinds.len(), 7, "every core kind exercised: {kinds:?}");
 }
 
 #[test]
@@ -408,8 +447,8 @@ fn external_redis_emits_no_redis_objects() {
         .iter()
         .map(|o| o["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["RayService"]);
-    let ft = &objects[0]["spec"]["rayClusterConfig"]["gcsFaultToleranceOptions"];
+    assert_eq!(kinds, ["PodDisruptionBudget", "RayService"]);
+    let ft = &find(&objects, "RayService").unwrap()["spec"]["rayClusterConfig"]["gcsFaultToleranceOptions"];
     assert_eq!(ft["redisAddress"], "redis.infra:6379");
     assert_eq!(
         ft["redisPassword"]["valueFrom"]["secretKeyRef"]["name"],
@@ -507,11 +546,100 @@ fn output_dir_writes_one_file_per_object_in_apply_order() {
             "04-configmap-rayservice-ha-tester.yaml",
             "05-service-rayservice-ha-redis.yaml",
             "06-deployment-rayservice-ha-redis.yaml",
-            "07-rayservice-rayservice-ha.yaml",
-            "08-pod-rayservice-ha-tester.yaml",
+            "07-poddisruptionbudget-rayservice-ha-workers.yaml",
+            "08-rayservice-rayservice-ha.yaml",
+            "09-pod-rayservice-ha-tester.yaml",
         ]
     );
-    let rs = yaml_file(&target.join("07-rayservice-rayservice-ha.yaml"));
+    let rs = yaml_file(&target.join("08-rayservice-rayservice-ha.yaml"));
     assert_eq!(rs.len(), 1);
     assert_eq!(rs[0]["kind"], "RayService");
+}
+
+/// (worker pod spec, Redis pod spec, head pod spec) of a bundle.
+fn pod_specs(objects: &[Value]) -> (Value, Value, Value) {
+    let rs = find(objects, "RayService").unwrap();
+    let cluster = &rs["spec"]["rayClusterConfig"];
+    let redis = find(objects, "Deployment").unwrap();
+    (
+        cluster["workerGroupSpecs"][0]["template"]["spec"].clone(),
+        redis["spec"]["template"]["spec"].clone(),
+        cluster["headGroupSpec"]["template"]["spec"].clone(),
+    )
+}
+
+#[test]
+fn spread_modes_and_the_node_loss_toleration() {
+    let keys = |w: &Value| -> Vec<String> {
+        w["topologySpreadConstraints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c["topologyKey"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (worker, redis, _) = pod_specs(&generate(&[]));
+    assert_eq!(keys(&worker), ["kubernetes.io/hostname"]);
+    assert!(redis["affinity"]["podAntiAffinity"].is_object());
+    let (worker, _, _) = pod_specs(&generate(&["--spread", "zone"]));
+    assert_eq!(
+        keys(&worker),
+        ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+    );
+    // A one-node cluster: no rule at all, and Redis may share the head's node.
+    let (worker, redis, head) = pod_specs(&generate(&[
+        "--spread",
+        "none",
+        "--node-loss-toleration",
+        "1m",
+    ]));
+    assert!(keys(&worker).is_empty());
+    assert!(redis["affinity"].is_null());
+    for spec in [&worker, &redis, &head] {
+        let seconds: Vec<&Value> = spec["tolerations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| &t["tolerationSeconds"])
+            .collect();
+        assert_eq!(seconds, [60, 60]);
+    }
+    // The budget's bound follows the workers: one of them may go.
+    let objects = generate(&["--worker-replicas", "4"]);
+    let budget = find(&objects, "PodDisruptionBudget").unwrap();
+    assert_eq!(budget["spec"]["minAvailable"], 3);
+    assert!(budget["spec"]["maxUnavailable"].is_null());
+}
+
+#[test]
+fn bad_spread_and_toleration_values_are_usage_errors_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = dir.path().join("v.yaml");
+    std::fs::write(&values, "spread: rack\n").unwrap();
+    for (args, words) in [
+        (
+            vec!["--spread", "rack"],
+            vec!["--spread", "node, zone, none"],
+        ),
+        (
+            vec!["--values", values.to_str().unwrap()],
+            vec!["spread", "node, zone or none"],
+        ),
+        (
+            vec!["--node-loss-toleration", "0"],
+            vec!["node-loss-toleration", "1s to 300s"],
+        ),
+        (
+            vec!["--node-loss-toleration", "10m"],
+            vec!["node-loss-toleration", "1s to 300s"],
+        ),
+    ] {
+        let out = run(&[&["generate"][..], &args].concat());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.starts_with("error: "), "{err}");
+        for w in words {
+            assert!(err.contains(w), "{args:?}: {err}");
+        }
+    }
 }

@@ -231,6 +231,7 @@ mod test_support {
             restarts,
             uid: format!("uid-{name}"),
             gcs_store: Some("redis".into()),
+            labels: BTreeMap::new(),
         }
     }
 

@@ -12,15 +12,19 @@ use crate::error::{Error, Outcome, Result};
 use crate::yaml;
 
 mod backend;
+mod budget;
 mod ft;
 mod head;
+mod placement;
 mod pods;
 mod serve;
 
 use backend::*;
+use budget::*;
 use ft::*;
 pub use head::DASHBOARD_MODULE_TIMEOUT_ENV;
 use head::*;
+use placement::*;
 use pods::*;
 use serve::*;
 
@@ -279,6 +283,10 @@ fn lint_rayservice(rs: &Value, docs: &[Value]) -> ObjectReport {
         check_image_version(&ctx),
         check_redis_persistence(&ctx),
         check_resources(&ctx),
+        check_worker_spread(&ctx),
+        check_disruption_budget(&ctx),
+        check_node_loss_toleration(&ctx),
+        check_worker_prestop(&ctx),
     ];
     ObjectReport {
         kind: "RayService".into(),

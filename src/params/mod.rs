@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 use crate::serve_config;
 use crate::validate;
 
+mod placement;
 mod steps;
+pub use placement::{DEFAULT_NODE_LOSS_TOLERATION_S, KUBERNETES_TOLERATION_S, Spread};
 use steps::*;
 
 pub const DEFAULT_NAME: &str = "rayservice-ha";
@@ -62,6 +64,20 @@ pub struct Params {
     pub secret: SecretParams,
     pub external_storage_namespace: Option<String>,
     pub tester: Option<TesterParams>,
+    pub spread: Spread,
+    /// `tolerationSeconds` of the not-ready and unreachable taints on every pod of the bundle.
+    pub node_loss_toleration_s: u64,
+    pub budget: BudgetParams,
+}
+
+/// The PodDisruptionBudget of the worker pods.
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetParams {
+    pub name: String,
+    /// Workers less one: a drain takes one worker at a time. An integer `minAvailable`, since the
+    /// disruption controller cannot count pods of a RayCluster for `maxUnavailable` (no scale
+    /// subresource) and then allows no eviction at all.
+    pub min_available: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -146,6 +162,8 @@ impl GenerateOptions {
             redis_storage,
             redis_storage_class,
             external_storage_namespace,
+            spread,
+            node_loss_toleration,
             with_tester,
             allow_non_ha,
         )
@@ -214,6 +232,12 @@ pub fn resolve(o: GenerateOptions, namespace: Option<String>) -> Result<Resolved
     let (redis, redis_address) = redis(&o, &name)?;
     let secret = secret(&o, &name)?;
     let rayservice_annotations = legacy_annotations(&o, ft_options)?;
+    let spread = placement::spread(&o)?;
+    let node_loss_toleration_s = placement::node_loss_toleration(&o)?;
+    let budget = BudgetParams {
+        name: format!("{name}-workers"),
+        min_available: worker_replicas - 1,
+    };
     let tester = o
         .with_tester
         .unwrap_or(false)
@@ -239,6 +263,9 @@ pub fn resolve(o: GenerateOptions, namespace: Option<String>) -> Result<Resolved
         secret,
         external_storage_namespace: o.external_storage_namespace.filter(|_| ft_options),
         tester,
+        spread,
+        node_loss_toleration_s,
+        budget,
         name,
     };
     Ok(Resolved { params, warnings })

@@ -36,6 +36,8 @@ pub(super) fn single_line_text(o: &GenerateOptions) -> Result<()> {
             "external-storage-namespace",
             o.external_storage_namespace.as_deref(),
         ),
+        ("spread", o.spread.as_deref()),
+        ("node-loss-toleration", o.node_loss_toleration.as_deref()),
     ];
     let all = texts.into_iter().chain(
         deployments

@@ -164,6 +164,8 @@ pub fn evaluate(f: &Facts) -> Vec<HaCheck> {
             }
         ),
     ));
+    checks.push(worker_spread(f));
+    checks.push(disruption_budget(f));
     checks.push(versions(&f.versions, &f.dropped_fields));
     if let Some((name, ready, desired)) = &f.redis {
         checks.push(check(
@@ -292,4 +294,172 @@ fn replica_placement(f: &Facts) -> HaCheck {
             problems.join("; ")
         },
     )
+}
+
+/// The serving cluster's workers run on distinct nodes (zones are shown when nodes have them).
+fn worker_spread(f: &Facts) -> HaCheck {
+    let id = "worker-spread";
+    let workers: Vec<&PodFact> = f.workers().collect();
+    let mut by_node: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for w in &workers {
+        if let Some(node) = w.node.as_deref() {
+            by_node.entry(node).or_default().push(&w.name);
+        }
+    }
+    let shared: Vec<String> = by_node
+        .iter()
+        .filter(|(_, pods)| pods.len() > 1)
+        .map(|(node, pods)| format!("{} share node {node}", pods.join(" and ")))
+        .collect();
+    if !shared.is_empty() {
+        return check(
+            id,
+            false,
+            format!(
+                "{}: losing or draining that node takes them together",
+                shared.join("; ")
+            ),
+        );
+    }
+    let placed: usize = by_node.values().map(Vec::len).sum();
+    if placed < 2 {
+        return check(
+            id,
+            false,
+            format!(
+                "{placed} of {} worker(s) on a node: HA needs two on distinct nodes",
+                workers.len()
+            ),
+        );
+    }
+    let zones: BTreeSet<&str> = by_node
+        .keys()
+        .filter_map(|n| f.node_zones.get(*n).map(String::as_str))
+        .collect();
+    let where_ = match (&f.nodes_error, zones.is_empty()) {
+        (Some(e), _) => format!("; zones unknown (cannot list nodes: {e})"),
+        (None, true) => String::new(),
+        (None, false) => format!(
+            " in zone(s) {}",
+            zones.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let unplaced = workers.len() - placed;
+    check(
+        id,
+        true,
+        format!(
+            "{placed} workers on {placed} distinct nodes{where_}{}",
+            if unplaced > 0 {
+                format!("; {unplaced} not scheduled yet")
+            } else {
+                String::new()
+            }
+        ),
+    )
+}
+
+/// One PodDisruptionBudget covers every worker of the serving cluster, and lets a drain evict
+/// one of them when all are healthy.
+fn disruption_budget(f: &Facts) -> HaCheck {
+    let id = "disruption-budget";
+    if let Some(e) = &f.budgets_error {
+        return HaCheck {
+            id,
+            level: Level::Warn,
+            message: format!("cannot list poddisruptionbudgets: {e}"),
+        };
+    }
+    let workers: Vec<&PodFact> = f.workers().collect();
+    if workers.is_empty() {
+        return check(id, false, "no worker pod to protect".into());
+    }
+    let covering = |w: &PodFact| -> Vec<&BudgetFact> {
+        f.budgets
+            .iter()
+            .filter(|b| crate::selector::matches(&b.selector, &w.labels))
+            .collect()
+    };
+    let mut budget: Option<&BudgetFact> = None;
+    for w in &workers {
+        match covering(w).as_slice() {
+            [] => {
+                return check(
+                    id,
+                    false,
+                    format!(
+                        "no PodDisruptionBudget in {} selects worker {}: a drain may evict every worker at once",
+                        f.namespace, w.name
+                    ),
+                );
+            }
+            [b] => match budget {
+                Some(seen) if seen.name != b.name => {
+                    return check(
+                        id,
+                        false,
+                        format!(
+                            "different budgets cover the workers ({}, {}): a drain may take one worker under each",
+                            seen.name, b.name
+                        ),
+                    );
+                }
+                _ => budget = Some(b),
+            },
+            several => {
+                let names: Vec<&str> = several.iter().map(|b| b.name.as_str()).collect();
+                return check(
+                    id,
+                    false,
+                    format!(
+                        "worker {} is covered by several budgets ({}): the eviction API refuses such a pod, so no drain can evict it",
+                        w.name,
+                        names.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    let Some(b) = budget else {
+        return check(id, false, "no budget".into());
+    };
+    let counted = format!(
+        "pdb/{}: {} of {} healthy (at least {}), {} disruption(s) allowed",
+        b.name, b.current_healthy, b.expected_pods, b.desired_healthy, b.disruptions_allowed
+    );
+    if let Some(why) = &b.sync_failed {
+        return check(
+            id,
+            false,
+            format!(
+                "{counted}; the disruption controller cannot count its pods ({why}), so every drain of a worker's node blocks"
+            ),
+        );
+    }
+    if !b.observed {
+        return HaCheck {
+            id,
+            level: Level::Warn,
+            message: format!(
+                "pdb/{}: not yet counted by the disruption controller",
+                b.name
+            ),
+        };
+    }
+    let all_healthy = b.expected_pods > 0 && b.current_healthy >= b.expected_pods;
+    if all_healthy && b.disruptions_allowed == 0 {
+        return check(
+            id,
+            false,
+            format!("{counted} although all are healthy: every drain of a worker's node blocks"),
+        );
+    }
+    if b.disruptions_allowed > 1 {
+        return HaCheck {
+            id,
+            level: Level::Warn,
+            message: format!("{counted}: a drain may take more than one worker at once"),
+        };
+    }
+    check(id, true, counted)
 }

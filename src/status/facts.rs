@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
 use serde::Serialize;
 use serde_json::Value;
@@ -32,6 +33,27 @@ pub struct PodFact {
     /// "redis" (RAY_REDIS_ADDRESS) or "rocksdb" (RAY_gcs_storage, KubeRay 1.7); None: in memory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gcs_store: Option<String>,
+    /// For matching the namespace's disruption budgets.
+    #[serde(skip)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A PodDisruptionBudget of the namespace, as the disruption controller last counted it.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct BudgetFact {
+    pub name: String,
+    #[serde(skip)]
+    pub selector: Value,
+    pub disruptions_allowed: i32,
+    pub current_healthy: i32,
+    pub desired_healthy: i32,
+    pub expected_pods: i32,
+    /// Whether the controller has counted the budget's current generation.
+    pub observed: bool,
+    /// Why its DisruptionAllowed condition is False with SyncFailed (the controller could not
+    /// count the pods, and then allows no eviction).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_failed: Option<String>,
 }
 
 /// One ready or unready address behind the serve Service.
@@ -118,6 +140,15 @@ pub struct Facts {
     /// Spec fields the last `kubectl apply` set that the served CRD dropped.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dropped_fields: Vec<String>,
+    /// The zone label of each node that has one, when nodes could be listed.
+    pub node_zones: BTreeMap<String, String>,
+    /// Why nodes could not be listed (they are cluster-scoped: many users may not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes_error: Option<String>,
+    pub budgets: Vec<BudgetFact>,
+    /// Why the budgets could not be listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budgets_error: Option<String>,
 }
 
 impl Facts {
@@ -282,6 +313,68 @@ fn pod_fact(p: &Pod) -> PodFact {
             .first()
             .and_then(|c| c.env.as_deref())
             .and_then(gcs_store),
+        labels: p.metadata.labels.clone().unwrap_or_default(),
+    }
+}
+
+/// The label that names a node's zone.
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+
+/// Where the workers run and what limits their eviction, for `status` alone (a drill does not
+/// need them): the zones of the nodes and the namespace's PodDisruptionBudgets. Nodes are
+/// cluster-scoped and budgets need their own rights: a refusal is kept for the checks to
+/// report, it does not end the command.
+pub async fn gather_placement(cluster: &Cluster, facts: &mut Facts) {
+    if facts.workers().any(|w| w.node.is_some()) {
+        let nodes: Api<Node> = Api::all(cluster.client.clone());
+        match nodes.list_metadata(&ListParams::default()).await {
+            Ok(list) => {
+                for n in list.items {
+                    let zone = n.metadata.labels.and_then(|mut l| l.remove(ZONE_LABEL));
+                    if let (Some(name), Some(zone)) = (n.metadata.name, zone) {
+                        facts.node_zones.insert(name, zone);
+                    }
+                }
+            }
+            Err(e) => facts.nodes_error = Some(describe_kube_error(&e)),
+        }
+    }
+    let budgets: Api<PodDisruptionBudget> =
+        Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    match budgets.list(&ListParams::default()).await {
+        Ok(list) => {
+            facts.budgets = list.items.iter().map(budget_fact).collect();
+            facts.budgets_error = None;
+        }
+        Err(e) => facts.budgets_error = Some(describe_kube_error(&e)),
+    }
+}
+
+fn budget_fact(b: &PodDisruptionBudget) -> BudgetFact {
+    let status = b.status.clone().unwrap_or_default();
+    let selector = b
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.as_ref())
+        .map_or(Value::Null, |s| {
+            serde_json::to_value(s).unwrap_or(Value::Null)
+        });
+    let sync_failed = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "DisruptionAllowed" && c.reason == "SyncFailed")
+        .map(|c| c.message.clone());
+    BudgetFact {
+        name: b.metadata.name.clone().unwrap_or_default(),
+        selector,
+        disruptions_allowed: status.disruptions_allowed,
+        current_healthy: status.current_healthy,
+        desired_healthy: status.desired_healthy,
+        expected_pods: status.expected_pods,
+        observed: status.observed_generation.is_some()
+            && status.observed_generation >= b.metadata.generation,
+        sync_failed,
     }
 }
 

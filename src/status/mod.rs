@@ -38,7 +38,8 @@ pub fn run(args: StatusArgs, global: &GlobalArgs) -> Result<Outcome> {
 }
 
 async fn status_of(cluster: &Cluster, name: &str) -> Result<Status> {
-    let facts = gather(cluster, name).await?;
+    let mut facts = gather(cluster, name).await?;
+    gather_placement(cluster, &mut facts).await;
     let checks = evaluate(&facts);
     let healthy = checks.iter().all(|c| c.level == Level::Pass);
     let head_diagnosis = diagnose_head(cluster, &facts).await;
@@ -239,6 +240,13 @@ mod tests {
             restarts: 0,
             uid: name.into(),
             gcs_store: (role == "head").then(|| "redis".into()),
+            labels: [
+                ("ray.io/node-type", role),
+                ("app.kubernetes.io/instance", "rs"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         }
     }
 
@@ -257,6 +265,7 @@ mod tests {
                 pod("w2", "worker", "10.0.0.3"),
             ],
             redis: Some(("rs-redis".into(), 1, 1)),
+            budgets: vec![budget("rs-workers", 1)],
             ..Default::default()
         };
         f.serve_endpoints = ["h", "w1", "w2"]
@@ -288,6 +297,29 @@ mod tests {
         f
     }
 
+    /// The bundle's budget over two healthy workers, `allowed` disruptions.
+    fn budget(name: &str, allowed: i32) -> BudgetFact {
+        BudgetFact {
+            name: name.into(),
+            selector: json!({"matchLabels": {
+                "app.kubernetes.io/instance": "rs", "ray.io/node-type": "worker"}}),
+            disruptions_allowed: allowed,
+            current_healthy: 2,
+            desired_healthy: 1,
+            expected_pods: 2,
+            observed: true,
+            sync_failed: None,
+        }
+    }
+
+    fn message(f: &Facts, id: &str) -> String {
+        evaluate(f)
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap()
+            .message
+    }
+
     fn level(f: &Facts, id: &str) -> Level {
         evaluate(f).into_iter().find(|c| c.id == id).unwrap().level
     }
@@ -295,7 +327,7 @@ mod tests {
     #[test]
     fn a_healthy_service_passes_every_check() {
         let checks = evaluate(&healthy());
-        assert_eq!(checks.len(), 9);
+        assert_eq!(checks.len(), 11);
         assert!(checks.iter().all(|c| c.level == Level::Pass), "{checks:#?}");
     }
 
@@ -389,5 +421,65 @@ mod tests {
         ] {
             assert_eq!(level(&f, id), Level::Fail);
         }
+    }
+
+    #[test]
+    fn workers_sharing_a_node_fail_the_spread() {
+        let mut f = healthy();
+        f.node_zones = [("node-10.0.0.2", "z1"), ("node-10.0.0.3", "z2")]
+            .iter()
+            .map(|(n, z)| (n.to_string(), z.to_string()))
+            .collect();
+        assert_eq!(level(&f, "worker-spread"), Level::Pass);
+        assert!(message(&f, "worker-spread").contains("z1, z2"));
+        f.nodes_error = Some("nodes is forbidden (403)".into());
+        assert_eq!(level(&f, "worker-spread"), Level::Pass);
+        assert!(message(&f, "worker-spread").contains("forbidden"));
+        f.pods[2].node = f.pods[1].node.clone();
+        assert_eq!(level(&f, "worker-spread"), Level::Fail);
+        assert!(message(&f, "worker-spread").contains("w1 and w2 share node"));
+        // A worker not yet scheduled leaves one on a node: not HA yet.
+        let mut f = healthy();
+        f.pods[2].node = None;
+        assert_eq!(level(&f, "worker-spread"), Level::Fail);
+    }
+
+    #[test]
+    fn the_budget_must_cover_every_worker_and_allow_one_eviction() {
+        let mut f = healthy();
+        f.budgets.clear();
+        assert_eq!(level(&f, "disruption-budget"), Level::Fail);
+        // A budget on other pods does not count.
+        let mut other = budget("other", 1);
+        other.selector = json!({"matchLabels": {"app": "web"}});
+        f.budgets.push(other);
+        assert_eq!(level(&f, "disruption-budget"), Level::Fail);
+        // Forbidden to list: said, not failed.
+        let mut f = healthy();
+        f.budgets_error = Some("poddisruptionbudgets.policy is forbidden (403)".into());
+        assert_eq!(level(&f, "disruption-budget"), Level::Warn);
+        // All healthy but nothing allowed: drains block.
+        let mut f = healthy();
+        f.budgets = vec![budget("rs-workers", 0)];
+        assert_eq!(level(&f, "disruption-budget"), Level::Fail);
+        // One worker unhealthy: no disruption is the budget doing its job.
+        f.budgets[0].current_healthy = 1;
+        assert_eq!(level(&f, "disruption-budget"), Level::Pass);
+        // maxUnavailable on RayCluster pods: the controller cannot count them.
+        let mut f = healthy();
+        f.budgets[0].disruptions_allowed = 0;
+        f.budgets[0].sync_failed =
+            Some("rayclusters.ray.io does not implement the scale subresource".into());
+        assert_eq!(level(&f, "disruption-budget"), Level::Fail);
+        assert!(message(&f, "disruption-budget").contains("scale subresource"));
+        // Two budgets over the same pods: the eviction API refuses them.
+        let mut f = healthy();
+        f.budgets.push(budget("second", 1));
+        assert_eq!(level(&f, "disruption-budget"), Level::Fail);
+        let mut f = healthy();
+        f.budgets = vec![budget("rs-workers", 2)];
+        assert_eq!(level(&f, "disruption-budget"), Level::Warn);
+        f.budgets[0].observed = false;
+        assert_eq!(level(&f, "disruption-budget"), Level::Warn);
     }
 }

@@ -222,6 +222,10 @@ pub fn combinations(dir: &std::path::Path) -> Vec<(String, Vec<String>)> {
             "values file".into(),
             vec!["--values".into(), values.display().to_string()],
         ),
+        (
+            "zone spread, one-minute toleration".into(),
+            s(&["--spread", "zone", "--node-loss-toleration", "1m"]),
+        ),
         // The newest Ray the rig's version matrix runs (rig/versions.env RAY_VERSIONS).
         ("newest Ray".into(), s(&["--ray-version", "2.60.0"])),
     ]
