@@ -31,6 +31,20 @@ pub struct Cluster {
     pub namespace: String,
     /// The API server URL, for messages.
     pub server: String,
+    /// What the client was built from, for another client of other habits.
+    config: Config,
+    limit: Option<Duration>,
+}
+
+impl Cluster {
+    /// A client that hands a 429 back at once: kube's client retries it (with the server's
+    /// Retry-After) by default, but a drain must see a disruption budget's refusal, say so, and
+    /// decide itself when to try again.
+    pub async fn client_without_retries(&self) -> Result<Client> {
+        let mut config = self.config.clone();
+        config.default_retry = false;
+        build_client(config, self.limit, &self.server).await
+    }
 }
 
 /// Builds the client config from the flags, naming the source on failure.
@@ -145,16 +159,7 @@ pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
         .clone()
         .unwrap_or_else(|| config.default_namespace.clone());
     crate::validate::namespace(&namespace)?;
-    let builder = client_builder(config, limit)
-        .await
-        .map_err(|e| Error::failed(format!("cannot set up a client for {server}: {e}")))?
-        .with_layer(&tower::util::MapRequestLayer::new(count_request));
-    let client = match limit {
-        Some(limit) => builder
-            .with_layer(&deadline::DeadlineLayer { limit })
-            .build(),
-        None => builder.build(),
-    };
+    let client = build_client(config.clone(), limit, &server).await?;
     match tokio::time::timeout(CONNECT_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => {
@@ -174,6 +179,22 @@ pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
         client,
         namespace,
         server,
+        config,
+        limit,
+    })
+}
+
+/// A client for `config` that counts its requests and gives each `limit` to answer.
+async fn build_client(config: Config, limit: Option<Duration>, server: &str) -> Result<Client> {
+    let builder = client_builder(config, limit)
+        .await
+        .map_err(|e| Error::failed(format!("cannot set up a client for {server}: {e}")))?
+        .with_layer(&tower::util::MapRequestLayer::new(count_request));
+    Ok(match limit {
+        Some(limit) => builder
+            .with_layer(&deadline::DeadlineLayer { limit })
+            .build(),
+        None => builder.build(),
     })
 }
 

@@ -12,6 +12,7 @@ mod signals;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use libtest_mimic::Failed;
 use serde_json::Value;
 
 use crate::harness::{Check, Namespace, Rig, TestResult, ensure, generate_json, items_mut};
@@ -134,6 +135,39 @@ impl Rig {
         lines.sort();
         Ok(lines)
     }
+}
+
+/// The check `id` of `kubectl rayha status rayservice-ha -n ns -o json`.
+pub(crate) fn status_check(rig: &Rig, ns: &str, id: &str) -> Result<Value, String> {
+    let out = rig.rayha(&["status", "rayservice-ha", "-n", ns, "-o", "json"], None);
+    let status: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("status -o json: {e}: {}", text(&out).1))?;
+    status["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == id).cloned())
+        .ok_or_else(|| format!("status has no {id} check: {status}"))
+}
+
+/// `kubectl rayha failover rayservice-ha -n ns -y ARGS -o json`: the report of a drill that
+/// passed, or why it did not (its reasons and stderr, the pods, the head's diagnosis).
+pub(crate) fn passing_failover(rig: &Rig, ns: &str, args: &[&str]) -> Result<Value, Failed> {
+    let mut all = vec!["failover", "rayservice-ha", "-n", ns, "-y", "-o", "json"];
+    all.extend(args);
+    let out = rig.rayha(&all, None);
+    let (stdout, stderr) = text(&out);
+    let report: Value = serde_json::from_str(&stdout)
+        .map_err(|e| format!("failover -o json: {e}: {stdout} {stderr}"))?;
+    if out.status.code() != Some(0) {
+        let pods = rig.kubectl(&["get", "pods", "-n", ns, "-o", "wide"])?;
+        return Err(format!(
+            "failover {args:?} exit {:?}: {} {stderr}\n{pods}\n{}",
+            out.status.code(),
+            report["reasons"],
+            crate::harness::head_diagnostics(rig, ns)
+        )
+        .into());
+    }
+    Ok(report)
 }
 
 pub(crate) fn text(o: &Output) -> (String, String) {
@@ -316,13 +350,7 @@ fn status_names_a_field_the_crd_dropped(rig: &Rig, ns: &str, bundle: &Value) -> 
     ]);
     let _ = std::fs::remove_file(&file);
     applied?;
-    let out = rig.rayha(&["status", "rayservice-ha", "-n", ns, "-o", "json"], None);
-    let status: Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("status -o json: {e}: {}", text(&out).1))?;
-    let versions = status["checks"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["id"] == "versions"))
-        .ok_or("no versions check")?;
+    let versions = status_check(rig, ns, "versions")?;
     ensure(
         versions["level"] == "WARN"
             && versions["message"]

@@ -195,7 +195,13 @@ impl Target for Node {
                 .ok_or_else(|| Error::failed(format!("pod {} is on no node", s.victim.name)))?;
             let client = s.cluster.client.clone();
             let cordoned = drain::cordon(&client, &node).await?;
-            let pods = match drain::pods_on(&client, &node).await {
+            // The node's pods, and a client that shows a budget's refusals; a node cordoned
+            // for nothing is uncordoned.
+            let prepared = async {
+                let pods = drain::pods_on(&client, &node).await?;
+                Ok::<_, Error>((pods, s.cluster.client_without_retries().await?))
+            };
+            let (pods, evictor) = match prepared.await {
                 Ok(p) => p,
                 Err(e) => {
                     if cordoned {
@@ -215,7 +221,7 @@ impl Target for Node {
                 })
                 .flatten();
             let evictions = tokio::spawn(evict_all(
-                client.clone(),
+                evictor,
                 pods,
                 Instant::now() + self.drain_timeout,
                 tx,

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::passing_failover;
 use super::real_ray::ready_rayservice_with;
 use super::signals::{exited_130, lease_gone, spawn};
-use super::text;
-use crate::harness::{Rig, TestResult, ensure, head_diagnostics};
+use crate::harness::{Rig, TestResult, ensure};
 
 /// Nodes that are cordoned now.
 fn cordoned(rig: &Rig) -> Result<Vec<String>, String> {
@@ -21,44 +21,14 @@ fn cordoned(rig: &Rig) -> Result<Vec<String>, String> {
         .collect())
 }
 
-/// `failover --target node --rounds 2` on the generated bundle: every round drains a worker's
-/// node with no request failed, the timeline shows the cordon, the eviction, the budget's
+/// `failover --target node` on the generated bundle: the round drains a worker's node with no
+/// request failed, the timeline shows the cordon, the eviction, the budget's
 /// answer to a second eviction and the uncordon, and no node is left cordoned; then Ctrl-C
 /// while a node is drained ends the drill with exit 130 and the node schedulable again.
 pub(super) fn real_ray_node_drill(rig: &Rig) -> TestResult {
     let ns = ready_rayservice_with(rig, "rayha-node", &[])?;
     let n = ns.name.as_str();
-    let out = rig.rayha(
-        &[
-            "failover",
-            "rayservice-ha",
-            "-n",
-            n,
-            "--target",
-            "node",
-            "-y",
-            "--rounds",
-            "2",
-            "--max-failures",
-            "1",
-            "-o",
-            "json",
-        ],
-        None,
-    );
-    let (stdout, stderr) = text(&out);
-    let report: Value = serde_json::from_str(&stdout)
-        .map_err(|e| format!("failover -o json: {e}: {stdout} {stderr}"))?;
-    if out.status.code() != Some(0) {
-        let pods = rig.kubectl(&["get", "pods", "-n", n, "-o", "wide"])?;
-        return Err(format!(
-            "node drill exit {:?}: {} {stderr}\n{pods}\n{}",
-            out.status.code(),
-            report["reasons"],
-            head_diagnostics(rig, n)
-        )
-        .into());
-    }
+    let report = passing_failover(rig, n, &["--target", "node", "--max-failures", "1"])?;
     ensure(report["target"] == "node", "report target is not node")?;
     for round in report["rounds"].as_array().unwrap() {
         let node = round["drained_node"]
@@ -74,7 +44,8 @@ pub(super) fn real_ray_node_drill(rig: &Rig) -> TestResult {
         for needle in [
             &format!("cordoned node {node}"),
             &format!("evicted pod {n}/{}", s(round, "killed_pod")),
-            "a second worker's eviction",
+            // The bundle's PodDisruptionBudget: one worker down at a time.
+            "is refused while the first is replaced",
             "fully recovered",
             &format!("uncordoned node {node}"),
         ] {
