@@ -126,7 +126,7 @@ fn reads_standard_input() {
         let out = run_with_stdin(&args, Some(&ours));
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert!(
-            stdout(&out).contains("20 pass, 0 warn, 0 fail"),
+            stdout(&out).contains("21 pass, 0 warn, 0 fail"),
             "{}",
             stdout(&out)
         );
@@ -498,4 +498,53 @@ fn pods_that_stay_on_a_lost_node_for_300_s_or_stop_at_once_warn() {
     let c = lint_doc(&no_prestop);
     assert_eq!(level_of(&c, "worker-prestop"), "WARN");
     assert_eq!(level_of(&c, "node-loss-toleration"), "PASS");
+}
+
+#[test]
+fn an_upgrade_strategy_that_cannot_roll_out_a_change_is_said() {
+    let with = |strategy: Value| {
+        lint_doc(&ours_with(move |rs| {
+            rs["spec"]["upgradeStrategy"] = strategy.clone();
+        }))
+    };
+    // Ours says NewCluster; KubeRay's default is the same.
+    let ours = generate(&[]);
+    let rs = ours.iter().find(|o| o["kind"] == "RayService").unwrap();
+    assert_eq!(rs["spec"]["upgradeStrategy"]["type"], "NewCluster");
+    assert_eq!(
+        level_of(&with(serde_json::json!({})), "upgrade-strategy"),
+        "PASS"
+    );
+    assert_eq!(
+        level_of(
+            &with(serde_json::json!({"type": "None"})),
+            "upgrade-strategy"
+        ),
+        "WARN"
+    );
+    assert_eq!(
+        level_of(
+            &with(serde_json::json!({"type": "Rolling"})),
+            "upgrade-strategy"
+        ),
+        "FAIL"
+    );
+    let incremental = |options: Value| {
+        with(serde_json::json!({
+            "type": "NewClusterWithIncrementalUpgrade",
+            "clusterUpgradeOptions": options,
+        }))
+    };
+    assert_eq!(
+        level_of(&incremental(serde_json::json!({})), "upgrade-strategy"),
+        "FAIL"
+    );
+    assert_eq!(
+        level_of(
+            &incremental(serde_json::json!({"gatewayClassName": "istio",
+                "stepSizePercent": 25, "intervalSeconds": 30})),
+            "upgrade-strategy"
+        ),
+        "PASS"
+    );
 }

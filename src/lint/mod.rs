@@ -18,6 +18,7 @@ mod head;
 mod placement;
 mod pods;
 mod serve;
+mod upgrade;
 
 use backend::*;
 use budget::*;
@@ -27,6 +28,7 @@ use head::*;
 use placement::*;
 use pods::*;
 use serve::*;
+use upgrade::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -287,6 +289,7 @@ fn lint_rayservice(rs: &Value, docs: &[Value]) -> ObjectReport {
         check_disruption_budget(&ctx),
         check_node_loss_toleration(&ctx),
         check_worker_prestop(&ctx),
+        check_upgrade_strategy(&ctx),
     ];
     ObjectReport {
         kind: "RayService".into(),
