@@ -121,6 +121,10 @@ pub struct Facts {
     pub conditions: Vec<Value>,
     pub active_cluster: Option<String>,
     pub pending_cluster: Option<String>,
+    /// How far an upgrade's pending cluster is: (Ready pods, pods), when one runs beside the
+    /// serving cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_pods: Option<(usize, usize)>,
     /// The cluster that serves (the read model's one definition: active, else pending).
     #[serde(skip)]
     pub serving_cluster: Option<String>,
@@ -235,6 +239,22 @@ pub async fn gather_within(
             .find(|p| Role::of_ray_pod(p) == Role::Head)
             .and_then(|p| p.spec.as_ref()?.containers.first()?.image.clone());
         facts.versions.kuberay = kuberay_version(cluster, rc).await;
+    }
+    // One more request, only while an upgrade runs.
+    if let Some(pending) = facts.pending_cluster.clone()
+        && Some(&pending) != serving.as_ref()
+    {
+        let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &ns);
+        let list = pods
+            .list(&ListParams::default().labels(&format!("ray.io/cluster={pending}")))
+            .await
+            .context("cannot list the pending cluster's pods")?;
+        let ready = list
+            .items
+            .iter()
+            .filter(|p| rayservice::pod_ready(p))
+            .count();
+        facts.pending_pods = Some((ready, list.items.len()));
     }
     let slices: Api<EndpointSlice> = Api::namespaced(cluster.client.clone(), &ns);
     let list = slices

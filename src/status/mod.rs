@@ -135,7 +135,12 @@ pub fn render_text(s: &Status) -> String {
     out.push_str(&format!(
         "  active cluster {}, pending cluster {}, serve endpoints {}\n",
         f.active_cluster.as_deref().unwrap_or("-"),
-        f.pending_cluster.as_deref().unwrap_or("-"),
+        match (&f.pending_cluster, f.pending_pods) {
+            (None, _) => "-".to_string(),
+            (Some(p), None) => p.clone(),
+            (Some(p), Some((ready, all))) =>
+                format!("{p} (upgrading: {ready} of {all} pods Ready)"),
+        },
         f.num_serve_endpoints
     ));
     out.push_str(&format!("  versions: {}\n", f.versions.describe()));
@@ -322,6 +327,24 @@ mod tests {
 
     fn level(f: &Facts, id: &str) -> Level {
         evaluate(f).into_iter().find(|c| c.id == id).unwrap().level
+    }
+
+    #[test]
+    fn an_upgrade_in_progress_shows_how_far_the_pending_cluster_is() {
+        let mut f = healthy();
+        f.pending_cluster = Some("rs-new".into());
+        f.pending_pods = Some((1, 3));
+        let s = Status {
+            checks: evaluate(&f),
+            healthy: true,
+            head_diagnosis: None,
+            facts: f,
+        };
+        let text = render_text(&s);
+        assert!(
+            text.contains("pending cluster rs-new (upgrading: 1 of 3 pods Ready)"),
+            "{text}"
+        );
     }
 
     #[test]
