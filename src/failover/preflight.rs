@@ -9,6 +9,8 @@ use crate::status::{self, Facts};
 /// Reads the RayService and refuses what a drill cannot measure; returns the facts it starts
 /// from.
 pub async fn check(cluster: &Cluster, args: &FailoverArgs, target: &dyn Target) -> Result<Facts> {
+    // What the user may do first: without it nothing else matters.
+    may(cluster, target).await?;
     let facts = status::gather(cluster, &args.name).await?;
     ready(&facts)?;
     fault_tolerant(&facts, args.force)?;
@@ -16,16 +18,17 @@ pub async fn check(cluster: &Cluster, args: &FailoverArgs, target: &dyn Target) 
     if args.url.is_none() {
         serving_besides_the_head(&facts)?;
     }
-    may_delete_pods(cluster).await?;
-    may(cluster, target).await?;
     Ok(facts)
 }
 
-/// What the target's strike needs besides deleting pods, each asked of the API server; every
-/// missing permission is named at once.
+/// Deleting pods in the namespace, and what the target's strike needs besides, each asked of
+/// the API server; every missing permission is named at once.
 async fn may(cluster: &Cluster, target: &dyn Target) -> Result<()> {
     let mut missing = Vec::new();
-    for &(verb, group, resource, cluster_wide) in target.permissions() {
+    let delete_pods = ("delete", "", "pods", false);
+    for &(verb, group, resource, cluster_wide) in
+        std::iter::once(&delete_pods).chain(target.permissions())
+    {
         let ns = if cluster_wide {
             ""
         } else {
@@ -90,16 +93,6 @@ fn serving_besides_the_head(facts: &Facts) -> Result<()> {
         return Err(Error::failed(format!(
             "{}-serve-svc has no ready endpoint besides the head: nothing would answer while it is down",
             facts.name
-        )));
-    }
-    Ok(())
-}
-
-async fn may_delete_pods(cluster: &Cluster) -> Result<()> {
-    if !cluster::can_i(&cluster.client, "delete", "", "pods", &cluster.namespace).await? {
-        return Err(Error::failed(format!(
-            "not allowed to delete pods in namespace {} (SelfSubjectAccessReview)",
-            cluster.namespace
         )));
     }
     Ok(())

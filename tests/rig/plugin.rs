@@ -406,7 +406,26 @@ fn read_only_user_is_stopped_before_changes(rig: &Rig) -> TestResult {
     let before = rig.snapshot(&ns.name)?;
     let out = rig.rayha(&["apply", "--wait=false"], Some(kc.as_path()));
     let (_, stderr) = text(&out);
+    // A node drill asks for everything a drain needs before it reads anything.
+    let drill = rig.rayha(
+        &["failover", "rayservice-ha", "--target", "node", "-y"],
+        Some(kc.as_path()),
+    );
+    let (_, drill_err) = text(&drill);
     let _ = std::fs::remove_dir_all(&dir);
+    ensure(
+        drill.status.code() == Some(1)
+            && [
+                "delete pods",
+                "patch nodes",
+                "list pods",
+                "create pods/eviction",
+            ]
+            .iter()
+            .all(|p| drill_err.contains(p)),
+        format!("node drill: missing permissions not named: {drill_err}"),
+    )?;
+    println!("{}", drill_err.trim());
     ensure(
         out.status.code() == Some(1),
         format!("exit {:?}: {stderr}", out.status.code()),
