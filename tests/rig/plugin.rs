@@ -79,6 +79,11 @@ pub const TRIALS: &[Check] = &[
         real_pods: true,
     },
     Check {
+        name: "plugin::pinned_workers_fail_worker_spread",
+        run: node::pinned_workers_fail_worker_spread,
+        real_pods: false,
+    },
+    Check {
         name: "plugin::smoke_on_the_newest_ray",
         run: matrix::smoke_on_the_newest_ray,
         real_pods: true,
@@ -121,7 +126,7 @@ impl Rig {
     fn snapshot_by(&self, ns: &str, version: &str) -> Result<Vec<String>, String> {
         let text = self.kubectl(&[
             "get",
-            "secrets,configmaps,services,deployments,persistentvolumeclaims,pods,rayservices.ray.io,rayclusters.ray.io",
+            "secrets,configmaps,services,deployments,persistentvolumeclaims,poddisruptionbudgets,pods,rayservices.ray.io,rayclusters.ray.io",
             "-n",
             ns,
             "-o",
@@ -201,6 +206,7 @@ fn reapply_changes_nothing(rig: &Rig) -> TestResult {
         "configmap/rayservice-ha-redis-config",
         "service/rayservice-ha-redis",
         "deployment/rayservice-ha-redis",
+        "poddisruptionbudget/rayservice-ha-workers",
         "rayservice/rayservice-ha",
     ] {
         ensure(
@@ -219,7 +225,7 @@ fn reapply_changes_nothing(rig: &Rig) -> TestResult {
     let (stdout, stderr) = text(&out);
     ensure(out.status.success(), format!("second apply: {stderr}"))?;
     ensure(
-        stdout.lines().count() == 5 && stdout.lines().all(|l| l.ends_with(" unchanged")),
+        stdout.lines().count() == 6 && stdout.lines().all(|l| l.ends_with(" unchanged")),
         format!("second apply changed something: {stdout}"),
     )?;
     ensure(

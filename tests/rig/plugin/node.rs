@@ -110,3 +110,52 @@ pub(super) fn real_ray_node_drill(rig: &Rig) -> TestResult {
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or("")
 }
+
+/// A hand-made bundle whose two workers are pinned to one node (`--spread none` and a
+/// nodeSelector): `lint` and `status` both FAIL `worker-spread`, and status names the node.
+pub(super) fn pinned_workers_fail_worker_spread(rig: &Rig) -> TestResult {
+    let ns = crate::harness::Namespace::create(rig, "rayha-pinned")?;
+    let n = ns.name.as_str();
+    let mut bundle = crate::harness::generate_json(&["--spread", "none"])?;
+    for o in crate::harness::items_mut(&mut bundle) {
+        if o["kind"] == "RayService" {
+            o["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["template"]["spec"]["nodeSelector"] =
+                serde_json::json!({"kubernetes.io/hostname": "rig-node-2"});
+        }
+    }
+    let text_bundle = bundle.to_string();
+    let lint = rig.rayha_stdin(&["lint", "-o", "json", "-"], None, Some(&text_bundle));
+    let report: Value = serde_json::from_slice(&lint.stdout).map_err(|e| e.to_string())?;
+    let spread = report["objects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|o| o["checks"].as_array().into_iter().flatten())
+        .find(|c| c["id"] == "worker-spread")
+        .cloned()
+        .ok_or(format!("lint has no worker-spread: {report}"))?;
+    ensure(spread["level"] == "FAIL", format!("lint: {spread}"))?;
+    let out = rig.rayha_stdin(
+        &["apply", "-n", n, "-f", "-", "--wait=false"],
+        None,
+        Some(&text_bundle),
+    );
+    ensure(out.status.success(), super::text(&out).1)?;
+    crate::harness::wait_until("both workers on a node", Duration::from_secs(120), || {
+        let pods = rig.items(&["pods", "-n", n, "-l", "ray.io/node-type=worker"])?;
+        Ok(
+            (pods.len() == 2 && pods.iter().all(|p| p["spec"]["nodeName"].is_string()))
+                .then_some(()),
+        )
+    })?;
+    let check = super::status_check(rig, n, "worker-spread")?;
+    ensure(
+        check["level"] == "FAIL"
+            && check["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("rig-node-2")),
+        format!("status worker-spread: {check}"),
+    )?;
+    println!("lint: {}\nstatus: {}", spread["message"], check["message"]);
+    ns.delete_and_wait()
+}
