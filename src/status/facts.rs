@@ -249,11 +249,7 @@ pub async fn gather_within(
             .list(&ListParams::default().labels(&format!("ray.io/cluster={pending}")))
             .await
             .context("cannot list the pending cluster's pods")?;
-        let ready = list
-            .items
-            .iter()
-            .filter(|p| rayservice::pod_ready(p))
-            .count();
+        let ready = list.items.iter().filter(|p| pod_ready(p)).count();
         facts.pending_pods = Some((ready, list.items.len()));
     }
     let slices: Api<EndpointSlice> = Api::namespaced(cluster.client.clone(), &ns);

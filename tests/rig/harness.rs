@@ -360,12 +360,24 @@ pub fn agent_cmd(args: impl IntoIterator<Item = impl AsRef<std::ffi::OsStr>>) ->
 
 /// Runs rig/agent/agent with args; stdout.
 pub fn agent(args: &[&str]) -> Result<String, String> {
-    let out = agent_cmd(args)
-        .output()
-        .map_err(|e| format!("rig/agent/agent: {e}"))?;
+    script_output("rig/agent/agent", agent_cmd(args), args)
+}
+
+/// Runs rig/rig with args (`operator v1.5.0`); stdout.
+pub fn rig_script(args: &[&str]) -> Result<String, String> {
+    let mut c = Command::new("bash");
+    c.arg(manifest_dir().join("rig/rig"))
+        .args(args)
+        .stdin(Stdio::null());
+    script_output("rig/rig", c, args)
+}
+
+/// The stdout of one of the rig's scripts, or its stderr as the error.
+fn script_output(name: &str, mut c: Command, args: &[&str]) -> Result<String, String> {
+    let out = c.output().map_err(|e| format!("{name}: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "rig/agent/agent {} failed: {}",
+            "{name} {} failed: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         ));

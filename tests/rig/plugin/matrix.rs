@@ -2,12 +2,11 @@
 //! other KubeRay operator the rig built and on the newest Ray runtime it has. The full suite
 //! runs on the rig's default pair (rig/versions.env); these say the plugin works on the others.
 
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use super::real_ray::ready_rayservice_with;
 use super::{passing_failover, status_check};
-use crate::harness::{Rig, TestResult, ensure, manifest_dir};
+use crate::harness::{Rig, TestResult, ensure, rig_script};
 
 /// Every KubeRay operator the rig built besides the one it runs, each in turn.
 pub(super) fn smoke_on_other_kuberay_operators(rig: &Rig) -> TestResult {
@@ -105,32 +104,15 @@ struct Operator<'a> {
 
 impl<'a> Operator<'a> {
     fn switch(rig: &'a Rig, version: &str) -> Result<Operator<'a>, String> {
-        rig_operator(version)?;
+        rig_script(&["operator", version])?;
         Ok(Operator { rig })
     }
 }
 
 impl Drop for Operator<'_> {
     fn drop(&mut self) {
-        if let Err(e) = rig_operator(&self.rig.kuberay) {
+        if let Err(e) = rig_script(&["operator", &self.rig.kuberay]) {
             eprintln!("switching back to KubeRay {}: {e}", self.rig.kuberay);
         }
     }
-}
-
-/// `rig/rig operator VERSION`: that operator and its CRDs, Ready.
-fn rig_operator(version: &str) -> Result<(), String> {
-    let out = Command::new("bash")
-        .arg(manifest_dir().join("rig/rig"))
-        .args(["operator", version])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("rig/rig operator: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "rig/rig operator {version} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(())
 }

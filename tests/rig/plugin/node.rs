@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::passing_failover;
 use super::real_ray::ready_rayservice_with;
 use super::signals::{exited_130, lease_gone, spawn};
-use crate::harness::{Rig, TestResult, ensure};
+use crate::harness::{Rig, TestResult, ensure, s};
 
 /// Nodes that are cordoned now.
 fn cordoned(rig: &Rig) -> Result<Vec<String>, String> {
@@ -43,7 +43,7 @@ pub(super) fn real_ray_node_drill(rig: &Rig) -> TestResult {
         let has = |needle: &str| events.iter().any(|e| e.contains(needle));
         for needle in [
             &format!("cordoned node {node}"),
-            &format!("evicted pod {n}/{}", s(round, "killed_pod")),
+            &format!("evicted pod {n}/{}", s(round, "/killed_pod")),
             // The bundle's PodDisruptionBudget: one worker down at a time.
             "is refused while the first is replaced",
             "fully recovered",
@@ -105,10 +105,6 @@ pub(super) fn real_ray_node_drill(rig: &Rig) -> TestResult {
     )?;
     lease_gone(rig, n, "after Ctrl-C in a node drill")?;
     ns.delete_and_wait()
-}
-
-fn s<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key].as_str().unwrap_or("")
 }
 
 /// A hand-made bundle whose two workers are pinned to one node (`--spread none` and a
