@@ -7,8 +7,8 @@
 //!
 //! Without chromium the trials are reported as ignored, except in CI (`CI` or
 //! `RAYHA_BROWSER_REQUIRED` set), where they fail: `.ci/run` installs it. The rig report's
-//! screenshot is kept at target/report-screenshot.png; `RAYHA_UPDATE_SCREENSHOT=1` also copies it
-//! to docs/report-rig.png for the README.
+//! screenshot is kept as `report-screenshot.png` in the target's tmp dir; `RAYHA_UPDATE_SCREENSHOT=1`
+//! also copies it to docs/report-rig.png for the README.
 
 mod common;
 
@@ -240,7 +240,7 @@ fn failures_in_place(dom: &str, series: &Value) -> Result<usize, Failed> {
 fn rig_report(browser: &Path) -> Result<(), Failed> {
     let (path, report) = rig_reports().pop().ok_or("no rig report in tests/data")?;
     let page = render(&path, "browser-rig")?;
-    let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/report-screenshot.png");
+    let shot = tmp("report-screenshot.png");
     load(browser, &page, Some(&shot))?;
     println!("screenshot of {}: {}", path.display(), shot.display());
     if std::env::var_os("RAYHA_UPDATE_SCREENSHOT").is_some() {
