@@ -57,6 +57,9 @@ BRIDGE_ADDR = os.environ.get("RAYHA_RIG_BRIDGE_ADDR", "10.244.127.254/17")
 NODE_SELECTOR = os.environ.get("RAYHA_RIG_NODE_LABEL", "rig.kubectl-rayha/node")
 WORK = os.path.join(STATE, "agent")
 PODS_DIR = os.path.join(WORK, "pods")
+# A file named after a node here powers that node off (`agent node-down NAME`); removing it powers
+# the node back on (Agent.power_loop).
+DOWN_DIR = os.path.join(WORK, "down")
 NETNS_PREFIX = "rpod-"
 VETH_PREFIX = "rv"
 PY = os.environ.get("RAYHA_RIG_PYTHON", "/usr/bin/python3")
@@ -247,6 +250,8 @@ class Agent:
         self.dns_dirty = threading.Event()
         self.hosts_cache = {}
         self.took_over = set()
+        self.down = set()  # nodes powered off: no heartbeats, no leases, their pods dead
+        self.operator_hosts = None
 
     # ---- nodes
     def refresh_nodes(self):
@@ -305,7 +310,7 @@ class Agent:
                 if len(self.nodes) < len(self.node_names):
                     self.refresh_nodes()
                 if time.time() - last_status > 20:
-                    for n in list(self.nodes):
+                    for n in [n for n in self.nodes if n not in self.down]:
                         st, _ = self.api.request("PATCH", "/api/v1/nodes/%s/status" % n, self.node_status(n),
                                                  ctype="application/merge-patch+json")
                     last_status = time.time()
@@ -317,7 +322,7 @@ class Agent:
         """Renews each node's Lease every 10 s, on a thread of its own with short requests: a slow
         node status post or a busy API server must not delay it."""
         while True:
-            for n in list(self.nodes):
+            for n in [n for n in self.nodes if n not in self.down]:
                 try:
                     self.renew_lease(n)
                 except Exception as e:  # noqa: BLE001
@@ -374,8 +379,8 @@ class Agent:
     # ---- pods
     def on_pod(self, typ, pod):
         node = pod.get("spec", {}).get("nodeName")
-        if node not in self.node_names:
-            return
+        if node not in self.node_names or node in self.down:
+            return  # a dead machine's kubelet hears nothing
         uid = pod["metadata"]["uid"]
         with self.lock:
             w = self.workers.get(uid)
@@ -387,6 +392,64 @@ class Agent:
             else:
                 w.update(pod, deleted=(typ == "DELETED"))
         self.dns_dirty.set()
+
+    # ---- power
+    def power_loop(self):
+        """Follows DOWN_DIR: a node's file there powers it off, its removal powers it back on."""
+        os.makedirs(DOWN_DIR, exist_ok=True)
+        while True:
+            try:
+                wanted = set(os.listdir(DOWN_DIR)) & self.node_names
+                for n in sorted(wanted - self.down):
+                    self.power_off(n)
+                for n in sorted(self.down - wanted):
+                    self.power_on(n)
+            except Exception:  # noqa: BLE001
+                log("power: %s", traceback.format_exc())
+            time.sleep(0.5)
+
+    def power_off(self, n):
+        """As a machine that dies: heartbeats and lease renewals stop, every process of its pods is
+        killed at once (no preStop, no SIGTERM), and their addresses and the node's kubelet port
+        drop packets silently, so clients time out instead of being refused. The API server is
+        told nothing: the node lifecycle controller has to notice."""
+        with self.lock:
+            self.down.add(n)
+            workers = [w for w in self.workers.values() if w.node == n]
+        self.kubelet_port_drop(n, True)
+        for w in workers:
+            w.power_off()
+        log("node %s powered off (%d pods dead)", n, len(workers))
+
+    def power_on(self, n):
+        """As the machine booting again: its kubelet forgets the dead sandboxes, posts status and
+        renews the lease, and syncs the pods the API server still binds to it (finishes the
+        deletion of those deleted meanwhile, starts the others afresh)."""
+        with self.lock:
+            dead = [w for w in self.workers.values() if w.node == n]
+        for w in dead:
+            w.join(30)
+            w.net_down()
+            self.worker_done(w.uid)
+        self.kubelet_port_drop(n, False)
+        with self.lock:
+            self.down.discard(n)
+        self.renew_lease(n)
+        pods = [p for p in self.pods.snapshot() if p.get("spec", {}).get("nodeName") == n]
+        for p in pods:
+            self.on_pod("ADDED", p)
+        log("node %s powered on (%d pods to sync)", n, len(pods))
+
+    def kubelet_port_drop(self, n, drop):
+        ip = self.nodes.get(n, {}).get("ip")
+        if not ip:
+            return
+        rule = ["INPUT", "-d", ip, "-p", "tcp", "--dport", str(KUBELET_PORT), "-j", "DROP"]
+        ipt = ["ip", "netns", "exec", ROUTER_NS, "iptables", "-w"]
+        while drop is False and run(ipt + ["-C"] + rule, check=False).returncode == 0:
+            run(ipt + ["-D"] + rule, check=False)
+        if drop and run(ipt + ["-C"] + rule, check=False).returncode != 0:
+            run(ipt + ["-I"] + rule)
 
     def worker_done(self, uid):
         with self.lock:
@@ -431,6 +494,38 @@ class Agent:
                 lines.append("%s\t%s" % (ip, " ".join(names)))
         return lines
 
+    def operator_entries(self):
+        """Lines of the operator's hosts file (rig/rig start_operator): every Service of every
+        namespace by its cluster-local names, resolved to its ready endpoints' pod IPs, which the
+        host reaches (its ClusterIP it does not: kube-proxy runs in the rig's netns only)."""
+        ready = {}
+        for s in self.slices.snapshot():
+            md = s["metadata"]
+            svc = (md.get("labels") or {}).get("kubernetes.io/service-name")
+            for ep in s.get("endpoints") or []:
+                if svc and (ep.get("conditions") or {}).get("ready", False):
+                    ready.setdefault((md.get("namespace"), svc), set()).update(ep.get("addresses", []))
+        lines = []
+        for svc in self.services.snapshot():
+            md = svc["metadata"]
+            key = (md["namespace"], md["name"])
+            names = " ".join("%s.%s%s" % (md["name"], md["namespace"], d) for d in (".svc.cluster.local", ".svc", ""))
+            lines.extend("%s\t%s" % (ip, names) for ip in sorted(ready.get(key, ())))
+        return lines
+
+    def write_operator_hosts(self):
+        path = os.path.join(STATE, "operator-hosts")
+        if not os.path.exists(path):
+            return  # the operator runs through the API server's proxy (rig/rig start_operator)
+        content = "# rig node agent: Services by their endpoints' pod IPs, for the KubeRay operator\n" \
+                  "127.0.0.1\tlocalhost\n" + "\n".join(self.operator_entries()) + "\n"
+        if content == self.operator_hosts:
+            return
+        with open(path, "r+") as f:  # in place: the file is bind-mounted over the operator's /etc/hosts
+            f.write(content)
+            f.truncate()
+        self.operator_hosts = content
+
     def dns_loop(self):
         while True:
             self.dns_dirty.wait()
@@ -444,6 +539,7 @@ class Agent:
                     if ns not in per_ns:
                         per_ns[ns] = self.hosts_entries(ns)
                     w.write_hosts(per_ns[ns])
+                self.write_operator_hosts()
             except Exception as e:  # noqa: BLE001
                 log("dns: %s", e)
             time.sleep(0.2)
@@ -484,10 +580,12 @@ class Agent:
 
     def main(self):
         os.makedirs(PODS_DIR, exist_ok=True)
+        shutil.rmtree(DOWN_DIR, ignore_errors=True)  # a (re)started agent powers every node on
         self.cleanup_stale()
         self.refresh_nodes()
         threading.Thread(target=self.heartbeat_loop, daemon=True, name="heartbeat").start()
         threading.Thread(target=self.lease_loop, daemon=True, name="leases").start()
+        threading.Thread(target=self.power_loop, daemon=True, name="power").start()
         t0 = time.time()
         while len(self.nodes) < len(self.node_names) and time.time() - t0 < 60:
             time.sleep(1)
@@ -791,6 +889,7 @@ class PodWorker(threading.Thread):
         self.cond = threading.Condition()
         self.deleted = False
         self.local_stop = False
+        self.powered_off = False
         self.phase = "Pending"
         self.start_time = None
         self.last_status = None
@@ -818,6 +917,36 @@ class PodWorker(threading.Thread):
         with self.cond:
             self.local_stop = True
             self.cond.notify_all()
+
+    def power_off(self):
+        with self.cond:
+            self.powered_off = True
+            self.cond.notify_all()
+
+    def die(self):
+        """The node lost power: every process is gone at once, the pod's address drops packets,
+        and nothing is said to the API server. The netns stays (its address is not reused) until
+        the node is powered on."""
+        for c in self.containers + self.inits:
+            c.stop_probes()
+        for c in self.containers + self.inits:
+            if c.proc is None:
+                continue
+            pid = c.init_pid()
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            c.proc.kill()
+            try:
+                c.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+            c.proc = None
+        for chain in ("INPUT", "OUTPUT"):
+            run(["ip", "netns", "exec", self.netns, "iptables", "-w", "-I", chain, "-j", "DROP"], check=False)
+        self.log("dead (node %s powered off)", self.node)
 
     def log(self, msg, *args):
         log("%s/%s: " % (self.ns, self.name) + msg, *args)
@@ -1329,8 +1458,9 @@ class PodWorker(threading.Thread):
         except Exception:  # noqa: BLE001
             self.log("worker crashed:\n%s", traceback.format_exc())
         finally:
-            self.teardown(0)
-            self.agent.worker_done(self.uid)
+            if not self.powered_off:  # a dead node's pods wait for it to power on (Agent.power_on)
+                self.teardown(0)
+                self.agent.worker_done(self.uid)
 
     def restart_policy(self):
         return self.pod["spec"].get("restartPolicy", "Always")
@@ -1361,7 +1491,8 @@ class PodWorker(threading.Thread):
         vols = None
         while True:
             with self.cond:
-                if self.deleted or self.pod["metadata"].get("deletionTimestamp") or self.local_stop:
+                if self.deleted or self.pod["metadata"].get("deletionTimestamp") or self.local_stop \
+                        or self.powered_off:
                     break
             try:
                 if vols is None:
@@ -1383,6 +1514,9 @@ class PodWorker(threading.Thread):
                 pass
             with self.cond:
                 self.cond.wait(1.0)
+        if self.powered_off:
+            self.die()
+            return
         if self.local_stop and not self.deleted and not self.pod["metadata"].get("deletionTimestamp"):
             self.teardown(5)
             return
