@@ -165,6 +165,7 @@ pub fn evaluate(f: &Facts) -> Vec<HaCheck> {
         ),
     ));
     checks.push(worker_spread(f));
+    checks.push(node_loss(f));
     checks.push(disruption_budget(f));
     checks.push(versions(&f.versions, &f.dropped_fields));
     if let Some((name, ready, desired)) = &f.redis {
@@ -361,6 +362,73 @@ fn worker_spread(f: &Facts) -> HaCheck {
 
 /// One PodDisruptionBudget covers every worker of the serving cluster, and lets a drain evict
 /// one of them when all are healthy.
+/// Ray pods stranded on a node that stopped answering. KubeRay (up to 1.7 at least) replaces a
+/// Ray pod only once its object is gone, and only the node's kubelet finishes a deletion: a
+/// powered-off node keeps its head or worker "Terminating" forever, whatever the tolerations.
+/// Measured on the rig: scripts/node-loss.sh.
+fn node_loss(f: &Facts) -> HaCheck {
+    let stranded: Vec<String> =
+        f.lost_nodes
+            .iter()
+            .map(|n| {
+                let on_it = |node: &Option<String>| node.as_deref() == Some(n.node.as_str());
+                let mut pods: Vec<String> = f
+                    .pods
+                    .iter()
+                    .filter(|p| on_it(&p.node))
+                    .map(|p| format!("{} pod {} (not Ready)", p.role, p.name))
+                    .collect();
+                pods.extend(
+                    f.terminating.iter().filter(|p| on_it(&p.node)).map(|p| {
+                        format!("{} pod {} (Terminating since {})", p.role, p.name, p.since)
+                    }),
+                );
+                stranded_message(n, &pods)
+            })
+            .collect();
+    if !stranded.is_empty() {
+        return check("node-loss", false, stranded.join("; "));
+    }
+    match &f.lost_nodes_error {
+        Some(e) => HaCheck {
+            id: "node-loss",
+            level: Level::Warn,
+            message: format!("cannot read the node of an unready Ray pod: {e}"),
+        },
+        None => check(
+            "node-loss",
+            true,
+            "no Ray pod on a node that is not Ready".into(),
+        ),
+    }
+}
+
+fn stranded_message(n: &NodeLossFact, pods: &[String]) -> String {
+    let since = n
+        .since
+        .as_deref()
+        .map_or(String::new(), |s| format!(" since {s}"));
+    let node = &n.node;
+    if n.ready == "gone" {
+        return format!(
+            "{} on node {node}, which no longer exists: the pod garbage collector deletes them",
+            pods.join(", ")
+        );
+    }
+    if n.out_of_service {
+        return format!(
+            "{} on node {node} (Ready={}{since}, out of service): Kubernetes is deleting them and KubeRay replaces them once they are gone; untaint {node} (`kubectl taint node {node} {OUT_OF_SERVICE_TAINT}-`) when it is back",
+            pods.join(", "),
+            n.ready
+        );
+    }
+    format!(
+        "{} on node {node} (Ready={}{since}): KubeRay replaces a Ray pod only once its object is gone, and only {node}'s kubelet can finish a deletion; if {node} is off for good, `kubectl taint node {node} {OUT_OF_SERVICE_TAINT}=nodeshutdown:NoExecute` (Kubernetes' non-graceful node shutdown: the pods are deleted and replaced elsewhere) and untaint it when it is back, or delete the Node",
+        pods.join(", "),
+        n.ready
+    )
+}
+
 fn disruption_budget(f: &Facts) -> HaCheck {
     let id = "disruption-budget";
     if let Some(e) = &f.budgets_error {

@@ -1,7 +1,7 @@
 //! What status reads from the cluster: the RayService through the read model, its Ray pods,
 //! the serve Service's endpoints, the Redis Deployment and Serve's own view from the dashboard.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -55,6 +55,32 @@ pub struct BudgetFact {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sync_failed: Option<String>,
 }
+
+/// A Ray pod whose deletion has begun but whose object is still there.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TerminatingPod {
+    pub name: String,
+    pub role: Role,
+    pub node: Option<String>,
+    /// When the deletion was asked for (RFC 3339).
+    pub since: String,
+}
+
+/// A node of the Ray pods that is not Ready: its kubelet is silent (Unknown) or unwell (False).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NodeLossFact {
+    pub node: String,
+    /// The node's Ready condition: "Unknown" or "False".
+    pub ready: String,
+    /// Since when (RFC 3339), when the condition says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Whether it carries `node.kubernetes.io/out-of-service` (its pods are being force-deleted).
+    pub out_of_service: bool,
+}
+
+/// The taint of Kubernetes' non-graceful node shutdown.
+pub const OUT_OF_SERVICE_TAINT: &str = "node.kubernetes.io/out-of-service";
 
 /// One ready or unready address behind the serve Service.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -153,6 +179,15 @@ pub struct Facts {
     /// Why the budgets could not be listed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budgets_error: Option<String>,
+    /// Ray pods of the serving cluster that are being deleted (kept out of `pods`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub terminating: Vec<TerminatingPod>,
+    /// The nodes of unready or terminating Ray pods that are not Ready themselves.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lost_nodes: Vec<NodeLossFact>,
+    /// Why such a node could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost_nodes_error: Option<String>,
 }
 
 impl Facts {
@@ -232,6 +267,7 @@ pub async fn gather_within(
         facts
             .pods
             .sort_by(|a, b| (a.role, &a.name).cmp(&(b.role, &b.name)));
+        facts.terminating = list.items.iter().filter_map(terminating_pod).collect();
         facts.versions.head_image = list
             .items
             .iter()
@@ -309,6 +345,71 @@ async fn kuberay_version(cluster: &Cluster, rc: &str) -> Option<String> {
         .cloned()
 }
 
+fn terminating_pod(p: &Pod) -> Option<TerminatingPod> {
+    let since = p.metadata.deletion_timestamp.as_ref()?;
+    Some(TerminatingPod {
+        name: p.metadata.name.clone().unwrap_or_default(),
+        role: Role::of_ray_pod(p),
+        node: p.spec.as_ref().and_then(|s| s.node_name.clone()),
+        since: since.0.to_string(),
+    })
+}
+
+/// The nodes worth a look: those of Ray pods that are unready or being deleted. A healthy
+/// RayService reads no node; a sick one reads a few.
+fn suspect_nodes(facts: &Facts) -> BTreeSet<String> {
+    let unready = facts.pods.iter().filter(|p| !p.ready).map(|p| &p.node);
+    let deleting = facts.terminating.iter().map(|p| &p.node);
+    unready.chain(deleting).flatten().cloned().collect()
+}
+
+/// The node's Ready condition when it is not True, and whether it is out of service.
+fn node_loss(node: &Node) -> Option<NodeLossFact> {
+    let ready = node
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")?;
+    if ready.status == "True" {
+        return None;
+    }
+    Some(NodeLossFact {
+        node: node.metadata.name.clone().unwrap_or_default(),
+        ready: ready.status.clone(),
+        since: ready.last_transition_time.as_ref().map(|t| t.0.to_string()),
+        out_of_service: node
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.as_ref())
+            .is_some_and(|t| t.iter().any(|t| t.key == OUT_OF_SERVICE_TAINT)),
+    })
+}
+
+/// Reads the suspect nodes (at most `MAX_SUSPECT_NODES`, each one GET).
+async fn gather_lost_nodes(cluster: &Cluster, facts: &mut Facts) {
+    let nodes: Api<Node> = Api::all(cluster.client.clone());
+    for name in suspect_nodes(facts).into_iter().take(MAX_SUSPECT_NODES) {
+        match nodes.get_opt(&name).await {
+            Ok(Some(n)) => facts.lost_nodes.extend(node_loss(&n)),
+            Ok(None) => facts.lost_nodes.push(NodeLossFact {
+                node: name,
+                ready: "gone".into(),
+                since: None,
+                out_of_service: false,
+            }),
+            Err(e) => {
+                facts.lost_nodes_error = Some(format!("node {name}: {}", describe_kube_error(&e)));
+                break;
+            }
+        }
+    }
+}
+
+/// A RayService has a handful of Ray pods; more suspect nodes than this are not read.
+const MAX_SUSPECT_NODES: usize = 8;
+
 fn pod_fact(p: &Pod) -> PodFact {
     let status = p.status.clone().unwrap_or_default();
     let spec = p.spec.clone().unwrap_or_default();
@@ -341,6 +442,7 @@ pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 /// cluster-scoped and budgets need their own rights: a refusal is kept for the checks to
 /// report, it does not end the command.
 pub async fn gather_placement(cluster: &Cluster, facts: &mut Facts) {
+    gather_lost_nodes(cluster, facts).await;
     if facts.workers().any(|w| w.node.is_some()) {
         let nodes: Api<Node> = Api::all(cluster.client.clone());
         match nodes.list_metadata(&ListParams::default()).await {
@@ -473,5 +575,61 @@ pub fn apply_serve_details(v: &Value, facts: &mut Facts) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(ready: &str, taints: &[&str]) -> Node {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n1"},
+            "spec": {"taints": taints.iter().map(|k| serde_json::json!({"key": k, "effect": "NoExecute"})).collect::<Vec<_>>()},
+            "status": {"conditions": [
+                {"type": "MemoryPressure", "status": "Unknown"},
+                {"type": "Ready", "status": ready, "lastTransitionTime": "2026-11-30T08:00:20Z"},
+            ]},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_a_node_that_is_not_ready_is_a_loss() {
+        assert_eq!(node_loss(&node("True", &[])), None);
+        let lost = node_loss(&node("Unknown", &["node.kubernetes.io/unreachable"])).unwrap();
+        assert_eq!(lost.ready, "Unknown");
+        assert_eq!(lost.since.as_deref(), Some("2026-11-30T08:00:20Z"));
+        assert!(!lost.out_of_service);
+        let tainted = node_loss(&node("False", &[OUT_OF_SERVICE_TAINT])).unwrap();
+        assert!(tainted.out_of_service);
+    }
+
+    #[test]
+    fn unready_and_terminating_pods_name_the_nodes_to_read() {
+        let pod = |name: &str, node: &str, ready: bool| PodFact {
+            name: name.into(),
+            role: Role::Worker,
+            node: Some(node.into()),
+            ip: None,
+            phase: "Running".into(),
+            ready,
+            restarts: 0,
+            uid: name.into(),
+            gcs_store: None,
+            labels: BTreeMap::new(),
+        };
+        let mut f = Facts {
+            pods: vec![pod("a", "n1", true), pod("b", "n2", false)],
+            ..Facts::default()
+        };
+        f.terminating.push(TerminatingPod {
+            name: "h".into(),
+            role: Role::Head,
+            node: Some("n3".into()),
+            since: "t".into(),
+        });
+        let nodes: Vec<String> = suspect_nodes(&f).into_iter().collect();
+        assert_eq!(nodes, ["n2", "n3"]);
     }
 }

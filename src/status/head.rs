@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use kube::api::{Api, ListParams};
 use serde::Serialize;
 
-use super::Facts;
+use super::{Facts, NodeLossFact, OUT_OF_SERVICE_TAINT, TerminatingPod};
 use crate::cluster::{self, Cluster, describe_kube_error};
 use crate::lint::DASHBOARD_MODULE_TIMEOUT_ENV;
 use crate::rayservice::{Role, pod_ready};
@@ -52,6 +52,8 @@ pub struct Observed {
     pub gcs: Option<Health>,
     /// The head pod's last events, oldest first.
     pub events: Vec<String>,
+    /// A head pod being deleted while no other exists, and its node when that is lost.
+    pub deleting: Option<(TerminatingPod, Option<NodeLossFact>)>,
 }
 
 impl Observed {
@@ -128,7 +130,8 @@ impl HeadDiagnosis {
 type Rule = fn(&Observed) -> Option<(String, String)>;
 
 /// Tried in order; the first that applies names the cause.
-const RULES: [Rule; 7] = [
+const RULES: [Rule; 8] = [
+    deleting,
     no_pod,
     not_running,
     ray_not_running,
@@ -137,6 +140,30 @@ const RULES: [Rule; 7] = [
     raylet_unhealthy,
     probes_pass_now,
 ];
+
+/// KubeRay creates a head only when none is listed, and a pod being deleted is listed until the
+/// kubelet of its node finishes the deletion.
+fn deleting(o: &Observed) -> Option<(String, String)> {
+    let (pod, lost) = o.deleting.as_ref().filter(|_| o.pod.is_none())?;
+    let node = pod.node.as_deref().unwrap_or("?");
+    let cause = format!(
+        "head pod {} is being deleted (since {}) and KubeRay creates a new head only once it is gone",
+        pod.name, pod.since
+    );
+    let fix = match lost {
+        Some(n) if n.out_of_service => format!(
+            "node {node} is out of service: Kubernetes is deleting its pods; wait, and untaint it when it is back"
+        ),
+        Some(n) => format!(
+            "its node {node} is Ready={}, so its kubelet cannot finish the deletion: if {node} is off for good, `kubectl taint node {node} {OUT_OF_SERVICE_TAINT}=nodeshutdown:NoExecute` (untaint it when it is back), or delete the Node",
+            n.ready
+        ),
+        None => format!(
+            "wait for its grace period; if it stays, look at node {node} (`kubectl rayha status` checks it: node-loss)"
+        ),
+    };
+    Some((cause, fix))
+}
 
 fn no_pod(o: &Observed) -> Option<(String, String)> {
     o.pod.is_none().then(|| {
@@ -283,18 +310,33 @@ pub async fn diagnose_head(cluster: &Cluster, facts: &Facts) -> Option<HeadDiagn
         return None;
     }
     let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    let pod = pods
+    let heads = pods
         .list(&ListParams::default().labels(&Role::Head.selector(rc, "")))
         .await
         .ok()?
-        .items
-        .into_iter()
-        .find(|p| p.metadata.deletion_timestamp.is_none());
+        .items;
+    let pod = heads
+        .iter()
+        .find(|p| p.metadata.deletion_timestamp.is_none())
+        .cloned();
     if pod.as_ref().is_some_and(pod_ready) {
         return None;
     }
+    let deleting = facts
+        .terminating
+        .iter()
+        .find(|p| p.role == Role::Head)
+        .map(|p| {
+            let lost = facts
+                .lost_nodes
+                .iter()
+                .find(|n| Some(&n.node) == p.node.as_ref())
+                .cloned();
+            (p.clone(), lost)
+        });
     let mut observed = Observed {
         pod,
+        deleting,
         ..Observed::default()
     };
     if let Some(name) = observed.pod.as_ref().and_then(|p| p.metadata.name.clone()) {
@@ -382,6 +424,7 @@ mod tests {
             raylet: Some(raylet),
             gcs: Some(gcs),
             events: vec!["Pod Unhealthy: Readiness probe failed: ".into()],
+            deleting: None,
         }
     }
 
@@ -460,6 +503,47 @@ mod tests {
             let d = diagnose(&observed(pod, raylet, gcs));
             assert!(d.cause.contains(want), "want {want:?}, got {d:?}");
         }
+    }
+
+    #[test]
+    fn a_head_held_by_its_deletion_names_the_node_and_the_way_out() {
+        let held = TerminatingPod {
+            name: "h-1".into(),
+            role: Role::Head,
+            node: Some("n1".into()),
+            since: "2026-11-30T08:13:16Z".into(),
+        };
+        let lost = NodeLossFact {
+            node: "n1".into(),
+            ready: "Unknown".into(),
+            since: None,
+            out_of_service: false,
+        };
+        let mut o = observed(None, Health::Healthy, Health::Healthy);
+        o.deleting = Some((held.clone(), Some(lost.clone())));
+        let d = diagnose(&o);
+        assert!(
+            d.cause
+                .contains("head pod h-1 is being deleted (since 2026-11-30T08:13:16Z)"),
+            "{d:?}"
+        );
+        assert!(d.fix.contains("Ready=Unknown"), "{d:?}");
+        assert!(
+            d.fix.contains(
+                "kubectl taint node n1 node.kubernetes.io/out-of-service=nodeshutdown:NoExecute"
+            ),
+            "{d:?}"
+        );
+        o.deleting = Some((held.clone(), None));
+        assert!(diagnose(&o).fix.contains("wait for its grace period"));
+        // A new head that exists already is diagnosed on its own.
+        let mut o = observed(
+            Some(head_pod(&[], Some("CrashLoopBackOff"), 1)),
+            Health::Healthy,
+            Health::Healthy,
+        );
+        o.deleting = Some((held, Some(lost)));
+        assert!(diagnose(&o).cause.contains("CrashLoopBackOff"));
     }
 
     #[test]

@@ -350,7 +350,7 @@ mod tests {
     #[test]
     fn a_healthy_service_passes_every_check() {
         let checks = evaluate(&healthy());
-        assert_eq!(checks.len(), 11);
+        assert_eq!(checks.len(), 12);
         assert!(checks.iter().all(|c| c.level == Level::Pass), "{checks:#?}");
     }
 
@@ -431,6 +431,46 @@ mod tests {
         let mut f = healthy();
         f.pods[0].gcs_store = Some("rocksdb".into());
         assert_eq!(level(&f, "gcs-ft-head"), Level::Pass);
+    }
+
+    #[test]
+    fn pods_stranded_on_a_silent_node_fail_with_the_way_out() {
+        let mut f = healthy();
+        assert_eq!(level(&f, "node-loss"), Level::Pass);
+        // The head was deleted after its toleration and stays Terminating; a worker on a node
+        // that is fine is not named.
+        let head = f.pods.remove(0);
+        f.terminating = vec![TerminatingPod {
+            name: head.name.clone(),
+            role: head.role,
+            node: head.node.clone(),
+            since: "2026-11-30T08:01:00Z".into(),
+        }];
+        f.lost_nodes = vec![NodeLossFact {
+            node: "node-10.0.0.1".into(),
+            ready: "Unknown".into(),
+            since: Some("2026-11-30T08:00:20Z".into()),
+            out_of_service: false,
+        }];
+        assert_eq!(level(&f, "node-loss"), Level::Fail);
+        let m = message(&f, "node-loss");
+        assert!(
+            m.contains("head pod h (Terminating since 2026-11-30T08:01:00Z) on node node-10.0.0.1 (Ready=Unknown since 2026-11-30T08:00:20Z)"),
+            "{m}"
+        );
+        assert!(m.contains("kubectl taint node node-10.0.0.1 node.kubernetes.io/out-of-service=nodeshutdown:NoExecute"), "{m}");
+        assert!(!m.contains("w1"), "{m}");
+        // Once tainted out of service, the message says what happens and how to undo it.
+        f.lost_nodes[0].out_of_service = true;
+        let m = message(&f, "node-loss");
+        assert!(m.contains("out of service"), "{m}");
+        assert!(m.contains("node.kubernetes.io/out-of-service-`"), "{m}");
+        // An unready worker on a node that cannot be read: a warning, not a verdict.
+        let mut f = healthy();
+        f.pods[1].ready = false;
+        f.lost_nodes_error = Some("node node-10.0.0.2: nodes is forbidden (403)".into());
+        assert_eq!(level(&f, "node-loss"), Level::Warn);
+        assert!(message(&f, "node-loss").contains("forbidden"));
     }
 
     #[test]
