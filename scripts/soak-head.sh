@@ -14,10 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WHAT=${1:?usage: scripts/soak-head.sh bundle|guide|guide-timeout [KILLS]}
 KILLS=${2:-20}
-set -a; eval "$(bash rig/rig env)"; set +a
-[ "${RAYHA_RIG_REAL_PODS:-0}" = 1 ] || { echo "the rig runs no real pods (rig/agent/agent start)" >&2; exit 1; }
-cargo build -q
-RAYHA=$PWD/target/debug/kubectl-rayha
+. scripts/rig-lib.sh
+rig_env
 NS=soak-$WHAT-$$
 OUT=target/soak
 mkdir -p "$OUT"
@@ -27,11 +25,7 @@ LOOP_PID=""
 
 cleanup() {
   [ -n "$LOOP_PID" ] && kill "$LOOP_PID" 2>/dev/null || true
-  # the RayService first: its RayCluster's Redis cleanup finalizer needs a live namespace
-  kubectl delete rayservices.ray.io --all -n "$NS" --wait=true --timeout=300s >/dev/null 2>&1 || true
-  # and its RayClusters, whose Redis cleanup Job cannot start in a terminating namespace
-  kubectl wait --for=delete rayclusters.ray.io --all -n "$NS" --timeout=300s >/dev/null 2>&1 || true
-  kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
+  cleanup_ns "$NS"
 }
 trap cleanup EXIT
 kubectl create namespace "$NS" >/dev/null
@@ -39,21 +33,10 @@ kubectl create namespace "$NS" >/dev/null
 case $WHAT in
   bundle)
     # The generated bundle with its tester pod, whose loop is the in-cluster client.
-    "$RAYHA" apply -n "$NS" --with-tester --import-path rayha_fruit.app:deployment_graph \
-      --working-dir "" --timeout 10m
+    deploy_bundle "$NS" --with-tester
     ;;
   guide|guide-timeout)
-    timeout_env=()
-    [ "$WHAT" = guide-timeout ] && timeout_env=(-e '/- name: ray-head/{n;a\            env: [{name: RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT, value: "180"}]' -e '}')
-    sed -e 's#import_path: fruit.deployment_graph#import_path: rayha_fruit.app:deployment_graph#' \
-        -e '/runtime_env:/d' -e '/working_dir: "https/d' "${timeout_env[@]}" \
-        tests/data/kuberay/ray-service.high-availability.yaml | kubectl apply -n "$NS" -f - >/dev/null
-    t0=$SECONDS
-    until [ "$(kubectl get rayservices.ray.io rayservice-ha -n "$NS" -o jsonpath='{.status.numServeEndpoints}' 2>/dev/null)" = 3 ] &&
-          kubectl get rayservices.ray.io rayservice-ha -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' | grep -qx True; do
-      [ $((SECONDS - t0)) -lt 600 ] || { echo "guide manifest not Ready in 600 s" >&2; exit 1; }
-      sleep 3
-    done
+    deploy_guide "$NS" "${WHAT#guide-}"
     # The guide's own loop, in the guide's pod, as its guide runs it.
     kubectl exec -n "$NS" ray-pod -- python3 /home/ray/samples/query.py >"$LOOP_LOG" 2>&1 &
     LOOP_PID=$!
