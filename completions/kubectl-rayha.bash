@@ -417,7 +417,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__failover)
-            opts="-y -d -c -o -q -n -h --yes --force --target --node-of --node --drain-timeout --grace-period --warmup --settle --recovery-timeout --max-failures --max-recovery --rounds --url --path --data --expect --concurrency --keep-alive --output --report --quiet --junit --namespace --context --kubeconfig --request-timeout --help"
+            opts="-y -d -c -o -q -n -h --yes --force --target --node-of --node --drain-timeout --grace-period --warmup --settle --recovery-timeout --max-failures --max-recovery --rounds --via --url --path --data --expect --concurrency --keep-alive --output --report --quiet --junit --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -465,6 +465,10 @@ _kubectl__rayha() {
                     ;;
                 --rounds)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --via)
+                    COMPREPLY=($(compgen -W "proxy pod" -- "${cur}"))
                     return 0
                     ;;
                 --url)

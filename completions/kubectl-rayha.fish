@@ -178,11 +178,13 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l max-failures -d 'Failed requests allowed over all rounds for the verdict to pass' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l max-recovery -d 'Recovery seconds allowed per round for the verdict to pass' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l rounds -d 'Repeat the drill N times, waiting for full recovery in between' -r
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l url -d 'Query this URL instead of <NAME>-serve-svc through the API server' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l via -d 'Where the load comes from: proxy, pod (a tester pod in the cluster, kept off the node the round takes down), or both at once (proxy,pod), each reported apart and together' -r -f -a "proxy\t'Through the API server\'s service proxy to <NAME>-serve-svc (or --url when given)'
+pod\t'From a tester pod in the namespace through the Service and kube-proxy, a fresh connection per request and one in flight, like the guide\'s query.py'"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l url -d 'Query this URL instead of <NAME>-serve-svc through the API server (takes the place of the proxy route)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l path -d 'Request path' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s d -l data -d 'Request body [default: the guide\'s ["PEAR", 12]]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l expect -d 'Body every reply must have [default: 12 for the guide\'s request]' -r
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s c -l concurrency -d 'Requests in flight at once' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s c -l concurrency -d 'Requests in flight at once on the proxy or --url route (the pod route keeps one)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s o -l output -d 'Output format of the report' -r -f -a "text\t''
 json\t''"
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l report -d 'Also write the whole report to FILE: a self-contained HTML page when FILE ends in .html, else JSON' -r -F
@@ -193,7 +195,7 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l request-timeout -d 'How long one API server request may take, e.g. 1m; 0 for no limit (failover: also its queries, 5s by default) [default: 30s]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s y -l yes -d 'Do not ask for confirmation'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l force -d 'Run the drill even without GCS fault tolerance (to see what it costs)'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l keep-alive -d 'With --url: reuse connections (by default each request opens a fresh one)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l keep-alive -d 'With --url: reuse connections (by default each request opens a fresh one; the pod route always does)'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s q -l quiet -d 'No live line on the terminal and no progress notes on stderr'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand query" -l url -d 'Query this URL directly instead (ingress, load balancer, a local port)' -r

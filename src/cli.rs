@@ -280,6 +280,16 @@ pub enum NodeOf {
     Head,
 }
 
+/// Where a drill's load comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DrillRoute {
+    /// Through the API server's service proxy to <NAME>-serve-svc (or --url when given)
+    Proxy,
+    /// From a tester pod in the namespace through the Service and kube-proxy, a fresh connection
+    /// per request and one in flight, like the guide's query.py
+    Pod,
+}
+
 #[derive(Debug, Args)]
 pub struct FailoverArgs {
     /// Name of the RayService
@@ -324,7 +334,18 @@ pub struct FailoverArgs {
     /// Repeat the drill N times, waiting for full recovery in between
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub rounds: u32,
-    /// Query this URL instead of <NAME>-serve-svc through the API server
+    /// Where the load comes from: proxy, pod (a tester pod in the cluster, kept off the node the
+    /// round takes down), or both at once (proxy,pod), each reported apart and together
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "proxy",
+        value_name = "ROUTE[,ROUTE]"
+    )]
+    pub via: Vec<DrillRoute>,
+    /// Query this URL instead of <NAME>-serve-svc through the API server (takes the place of
+    /// the proxy route)
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     /// Request path
@@ -336,10 +357,11 @@ pub struct FailoverArgs {
     /// Body every reply must have [default: 12 for the guide's request]
     #[arg(long, value_name = "BODY")]
     pub expect: Option<String>,
-    /// Requests in flight at once
+    /// Requests in flight at once on the proxy or --url route (the pod route keeps one)
     #[arg(long, short = 'c', default_value_t = 1, value_name = "N")]
     pub concurrency: usize,
-    /// With --url: reuse connections (by default each request opens a fresh one)
+    /// With --url: reuse connections (by default each request opens a fresh one; the pod route
+    /// always does)
     #[arg(long)]
     pub keep_alive: bool,
     /// Output format of the report

@@ -3,7 +3,7 @@
 
 mod common;
 
-use rayha::failover::{self, Event, Phases, Report, Round, Survival};
+use rayha::failover::{self, Event, Phases, Report, Round, RouteResult, Survival};
 use std::time::{Duration, Instant};
 
 use rayha::load::series::{Series, SeriesData};
@@ -71,6 +71,7 @@ fn round(n: u32, failures: u64, recovery: Option<f64>) -> Round {
             during: Some(requests),
             after: None,
         },
+        routes: vec![],
         series: Some(series(failures)),
         survival: Survival {
             replicas_unchanged: true,
@@ -243,5 +244,115 @@ fn failover_refuses_bad_arguments_before_touching_a_cluster() {
             "{args:?}: {}",
             common::stderr(&out)
         );
+    }
+}
+
+/// Round `n` of a drill with the proxy and the pod route, `pod_failures` of the pod's requests
+/// failed.
+fn two_route_round(n: u32, pod_failures: u64) -> Round {
+    let mut r = round(n, pod_failures, Some(3.0));
+    let part = |requests: u64, failures: u64| {
+        let mut s = empty_summary();
+        s.requests = requests;
+        s.failures = failures;
+        s.successes = requests - failures;
+        s
+    };
+    let route =
+        |route: &str, connection: &str, pod: Option<&str>, requests, failures| RouteResult {
+            route: route.into(),
+            connection: connection.into(),
+            pod: pod.map(str::to_string),
+            requests: part(requests, failures),
+            phases: Phases {
+                before: Some(part(requests / 2, 0)),
+                during: Some(part(requests / 2, failures)),
+                after: None,
+            },
+        };
+    r.routes = vec![
+        route("proxy", "keep-alive to the API server", None, 60, 0),
+        route(
+            "pod",
+            "fresh",
+            Some("rs-rayha-failover-ab12c"),
+            40,
+            pod_failures,
+        ),
+    ];
+    r
+}
+
+#[test]
+fn a_drill_on_two_routes_reports_each_and_counts_both() {
+    let mut r = report(vec![two_route_round(1, 2)], 0);
+    r.route = "proxy+pod".into();
+    r.connection = "proxy: keep-alive to the API server; pod: fresh".into();
+    let json = serde_json::to_value(&r).unwrap();
+    let v = schema();
+    let errors: Vec<String> = v
+        .iter_errors(&json)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let routes = json["rounds"][0]["routes"].as_array().unwrap();
+    assert_eq!(routes.len(), 2);
+    assert_eq!(routes[1]["route"], "pod");
+    assert_eq!(routes[1]["pod"], "rs-rayha-failover-ab12c");
+    assert_eq!(routes[1]["requests"]["failures"], 2);
+    assert!(routes[0].get("pod").is_none());
+    // The pod route's failures fail the verdict like any other.
+    assert!(!r.passed);
+    assert_eq!(r.total_failures, 2);
+    // Back from JSON as it was written.
+    let back: Report = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back.rounds[0].routes.len(), 2);
+    assert_eq!(back.rounds[0].routes[1].requests.failures, 2);
+    // The text report gives a line per route, the JUnit failure names each route's failures.
+    let text = failover::render_text(&r);
+    assert!(text.contains("load via proxy+pod"), "{text}");
+    let route_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("route "))
+        .collect();
+    assert_eq!(route_lines.len(), 2, "{text}");
+    assert!(route_lines[1].contains("pod") && route_lines[1].contains("failures    2"));
+    assert!(route_lines[1].contains("during 2 of 20 failed"), "{text}");
+    let xml = failover::junit(&r);
+    assert!(
+        xml.contains("2 failed request(s) (proxy 0, pod 2)"),
+        "{xml}"
+    );
+    // An unknown route name or a route without its numbers is refused by the schema.
+    let broken = |path: &str, value: Value| {
+        let mut j = json.clone();
+        *j.pointer_mut(path).unwrap() = value;
+        v.is_valid(&j)
+    };
+    assert!(!broken("/rounds/0/routes/0/route", "port-forward".into()));
+    assert!(!broken("/route", "pod+pod".into()));
+    let mut no_requests = json.clone();
+    no_requests["rounds"][0]["routes"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("requests");
+    assert!(!v.is_valid(&no_requests));
+}
+
+#[test]
+fn a_drill_on_one_route_writes_no_routes_and_older_reports_load() {
+    let r = report(vec![round(1, 0, Some(3.0))], 0);
+    let json = serde_json::to_value(&r).unwrap();
+    assert!(json["rounds"][0].get("routes").is_none());
+    let text = failover::render_text(&r);
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with("route ")),
+        "{text}"
+    );
+    // The rig's reports predate the routes: they load, with none.
+    for (path, rig) in common::rig_reports() {
+        let back: Report =
+            serde_json::from_value(rig).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(back.rounds.iter().all(|r| r.routes.is_empty()));
     }
 }

@@ -476,6 +476,7 @@ mod tests {
         let victim = Victim {
             name: victim.into(),
             uid: format!("uid-{victim}"),
+            node: None,
             follow: vec![],
         };
         (before, victim)

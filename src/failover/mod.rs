@@ -18,11 +18,11 @@ mod verdict;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lock::Lock;
-pub use report::{Event, Phases, REPORT_SCHEMA_ID, Report, Round, Stats, Survival};
+pub use report::{Event, Phases, REPORT_SCHEMA_ID, Report, Round, RouteResult, Stats, Survival};
 pub use report::{finish, junit, render_text};
 use target::Target;
 
-use crate::cli::{FailoverArgs, GlobalArgs};
+use crate::cli::{DrillRoute, FailoverArgs, GlobalArgs};
 use crate::cluster::{self, Cluster};
 use crate::error::{Error, Outcome, Result};
 use crate::flags;
@@ -39,14 +39,98 @@ pub(crate) fn now_unix() -> f64 {
 /// The per-request timeout of the drill's queries unless `--request-timeout` sets one.
 const QUERY_TIMEOUT: &str = "5s";
 
+/// Where a round's load goes.
+#[derive(Debug, Clone)]
+pub(crate) enum Route {
+    /// The API server's service proxy to `<name>-serve-svc`.
+    Proxy,
+    /// `--url`, in the proxy route's place.
+    Url(Url),
+    /// A tester pod in the namespace, through the Service and kube-proxy.
+    Pod,
+}
+
+impl Route {
+    /// The report's name of the route.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Route::Proxy => "proxy",
+            Route::Url(_) => "url",
+            Route::Pod => "pod",
+        }
+    }
+
+    /// How the route's requests are connected, as the report says it.
+    pub fn connection(&self, keep_alive: bool) -> &'static str {
+        match (self, keep_alive) {
+            (Route::Proxy, _) => "keep-alive to the API server",
+            (Route::Url(_), true) => "keep-alive",
+            (Route::Url(_), false) | (Route::Pod, _) => "fresh",
+        }
+    }
+}
+
 /// The drill's flags, checked.
 pub(crate) struct Settings {
     warmup: Duration,
     settle: Duration,
     recovery_timeout: Duration,
     request: RequestSpec,
-    /// `--url`, else the load goes through the API server's service proxy.
-    url: Option<Url>,
+    /// Where the load goes, at once, in `--via`'s order.
+    routes: Vec<Route>,
+}
+
+impl Settings {
+    fn has_pod_route(&self) -> bool {
+        self.routes.iter().any(|r| matches!(r, Route::Pod))
+    }
+}
+
+/// `--via` with `--url` in the proxy route's place; a route named twice, and a `--url` that no
+/// route would use, are refused.
+fn routes(via: &[DrillRoute], url: Option<Url>) -> Result<Vec<Route>> {
+    let mut routes = Vec::new();
+    for (i, r) in via.iter().enumerate() {
+        if via[..i].contains(r) {
+            return Err(Error::usage(format!(
+                "--via names {} twice",
+                match r {
+                    DrillRoute::Proxy => "proxy",
+                    DrillRoute::Pod => "pod",
+                }
+            )));
+        }
+        routes.push(match r {
+            DrillRoute::Proxy => url.clone().map_or(Route::Proxy, Route::Url),
+            DrillRoute::Pod => Route::Pod,
+        });
+    }
+    if url.is_some() && !via.contains(&DrillRoute::Proxy) {
+        return Err(Error::usage(
+            "--url takes the proxy route's place, and --via leaves that route out: add it (--via proxy,pod) or drop --url",
+        ));
+    }
+    Ok(routes)
+}
+
+/// The flags that only shape the proxy and `--url` routes, refused when the tester pod is the
+/// only route: its loop keeps one request in flight on a fresh connection each.
+fn only_for_client_routes(args: &FailoverArgs, routes: &[Route]) -> Result<()> {
+    if !routes.iter().all(|r| matches!(r, Route::Pod)) {
+        return Ok(());
+    }
+    if args.concurrency != 1 {
+        return Err(Error::usage(format!(
+            "--concurrency {} cannot be used with --via pod alone: the tester pod keeps one request in flight (--via proxy,pod runs both)",
+            args.concurrency
+        )));
+    }
+    if args.keep_alive {
+        return Err(Error::usage(
+            "--keep-alive cannot be used with --via pod alone: the tester pod opens a fresh connection per request, like the guide's query.py",
+        ));
+    }
+    Ok(())
 }
 
 impl Settings {
@@ -87,12 +171,14 @@ impl Settings {
             url: url.as_ref(),
             ..RequestFlags::default()
         })?;
+        let routes = routes(&args.via, url)?;
+        only_for_client_routes(args, &routes)?;
         Ok(Settings {
             warmup: flags::duration("warmup", &args.warmup)?,
             settle: flags::duration("settle", &args.settle)?,
             recovery_timeout: flags::duration("recovery-timeout", &args.recovery_timeout)?,
             request,
-            url,
+            routes,
         })
     }
 }
@@ -124,7 +210,7 @@ async fn drill(args: &FailoverArgs, global: &GlobalArgs, settings: &Settings) ->
     let target = target::for_args(args)?;
     let target = target.as_ref();
     let facts = tokio::select! {
-        f = preflight::check(&cluster, args, target) => f?,
+        f = preflight::check(&cluster, args, settings, target) => f?,
         _ = stop.wait() => {
             eprintln!("interrupted during the preflight; nothing was changed");
             return Ok(Outcome::Interrupted);
@@ -143,7 +229,7 @@ async fn drill(args: &FailoverArgs, global: &GlobalArgs, settings: &Settings) ->
         lock: &lock,
         stop: &stop,
     };
-    let mut report = Report::new(args, &cluster.namespace, target.id());
+    let mut report = Report::new(args, &cluster.namespace, target.id(), &settings.routes);
     report.versions = Some(facts.versions.clone());
     let result = rounds(&d, &mut report).await;
     lock.release().await;
@@ -179,9 +265,10 @@ async fn rounds(d: &Drill<'_>, report: &mut Report) -> Result<()> {
         let mut r = round::run(d, round).await?;
         if !d.args.quiet {
             eprintln!(
-                "round {round}: {} request(s), {} failure(s), recovery {}",
+                "round {round}: {} request(s), {} failure(s){}, recovery {}",
                 r.requests.requests,
                 r.requests.failures,
+                r.route_counts(),
                 r.recovery_s
                     .map_or("not reached".into(), |s| format!("{s:.1} s"))
             );
@@ -259,5 +346,89 @@ mod test_support {
             },
         }))
         .unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Route, Settings};
+    use crate::cli::{Cli, Command, GlobalArgs};
+    use crate::error::Error;
+
+    fn settings(argv: &[&str]) -> Result<Settings, Error> {
+        let cli = Cli::try_parse_from(["kubectl-rayha", "failover", "shop"].iter().chain(argv))
+            .expect("arguments parse");
+        let Command::Failover(args) = cli.command else {
+            panic!("not failover")
+        };
+        Settings::from_args(&args, &GlobalArgs::default())
+    }
+
+    fn routes(argv: &[&str]) -> Vec<&'static str> {
+        settings(argv)
+            .expect("settings")
+            .routes
+            .iter()
+            .map(Route::id)
+            .collect()
+    }
+
+    fn usage_error(argv: &[&str]) -> String {
+        match settings(argv) {
+            Err(e @ Error::Usage(_)) => e.to_string(),
+            Err(e) => panic!("{argv:?}: not a usage error: {e}"),
+            Ok(_) => panic!("{argv:?}: accepted"),
+        }
+    }
+
+    #[test]
+    fn via_names_the_routes_at_once() {
+        assert_eq!(routes(&[]), ["proxy"]);
+        assert_eq!(routes(&["--via", "pod"]), ["pod"]);
+        assert_eq!(routes(&["--via", "proxy,pod"]), ["proxy", "pod"]);
+        assert_eq!(
+            routes(&["--via", "pod", "--via", "proxy"]),
+            ["pod", "proxy"]
+        );
+        // --url takes the proxy route's place.
+        assert_eq!(routes(&["--url", "http://127.0.0.1:8000/fruit/"]), ["url"]);
+        assert_eq!(
+            routes(&[
+                "--url",
+                "http://127.0.0.1:8000/fruit/",
+                "--via",
+                "proxy,pod"
+            ]),
+            ["url", "pod"]
+        );
+        // --concurrency and --keep-alive shape the client routes beside a tester.
+        assert_eq!(routes(&["--via", "proxy,pod", "-c", "4"]), ["proxy", "pod"]);
+        let s = settings(&["--via", "pod"]).unwrap();
+        assert!(s.has_pod_route());
+        assert!(!settings(&[]).unwrap().has_pod_route());
+    }
+
+    #[test]
+    fn via_refuses_what_no_route_would_use() {
+        assert!(usage_error(&["--via", "pod,pod"]).contains("--via names pod twice"));
+        let e = usage_error(&["--url", "http://127.0.0.1:8000/", "--via", "pod"]);
+        assert!(e.contains("--url") && e.contains("--via proxy,pod"), "{e}");
+        let e = usage_error(&["--via", "pod", "--concurrency", "4"]);
+        assert!(
+            e.contains("--concurrency 4") && e.contains("one request in flight"),
+            "{e}"
+        );
+        let e = usage_error(&["--via", "pod", "--keep-alive"]);
+        assert!(
+            e.contains("--keep-alive") && e.contains("fresh connection"),
+            "{e}"
+        );
+        // Not a route at all: clap says which values there are.
+        let e = Cli::try_parse_from(["kubectl-rayha", "failover", "shop", "--via", "port-forward"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("proxy") && e.contains("pod"), "{e}");
     }
 }

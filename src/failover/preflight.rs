@@ -1,5 +1,6 @@
 //! Checks before a drill touches anything, and the confirmation.
 
+use super::Settings;
 use super::target::Target;
 use crate::cli::FailoverArgs;
 use crate::cluster::{self, Cluster};
@@ -8,27 +9,58 @@ use crate::status::{self, Facts};
 
 /// Reads the RayService and refuses what a drill cannot measure; returns the facts it starts
 /// from.
-pub async fn check(cluster: &Cluster, args: &FailoverArgs, target: &dyn Target) -> Result<Facts> {
+pub async fn check(
+    cluster: &Cluster,
+    args: &FailoverArgs,
+    settings: &Settings,
+    target: &dyn Target,
+) -> Result<Facts> {
     // What the user may do first: without it nothing else matters.
-    may(cluster, target).await?;
+    may(cluster, target, settings.has_pod_route()).await?;
     let facts = status::gather(cluster, &args.name).await?;
     ready(&facts)?;
     fault_tolerant(&facts, args.force)?;
     target.preflight(&facts)?;
-    if args.url.is_none() {
+    // The proxy and pod routes go through the serve Service (a --url may go anywhere).
+    if args.url.is_none() || settings.has_pod_route() {
         serving_besides_the_head(&facts)?;
     }
     Ok(facts)
 }
 
-/// Deleting pods in the namespace, and what the target's strike needs besides, each asked of
-/// the API server; every missing permission is named at once.
-async fn may(cluster: &Cluster, target: &dyn Target) -> Result<()> {
-    let mut missing = Vec::new();
+/// What the tester pod of the pod route needs in the namespace: its ConfigMap and pod created
+/// and deleted, the pod read while it starts, its log followed.
+const POD_ROUTE_PERMISSIONS: &[(&str, &str, &str, bool)] = &[
+    ("create", "", "configmaps", false),
+    ("delete", "", "configmaps", false),
+    ("create", "", "pods", false),
+    ("get", "", "pods", false),
+    ("get", "", "pods/log", false),
+];
+
+/// The permissions a drill needs: deleting pods in the namespace, what the target's strike
+/// needs besides, and the pod route's.
+fn permissions(
+    target: &dyn Target,
+    pod_route: bool,
+) -> Vec<(&'static str, &'static str, &'static str, bool)> {
     let delete_pods = ("delete", "", "pods", false);
-    for &(verb, group, resource, cluster_wide) in
-        std::iter::once(&delete_pods).chain(target.permissions())
-    {
+    let route: &[_] = if pod_route {
+        POD_ROUTE_PERMISSIONS
+    } else {
+        &[]
+    };
+    std::iter::once(delete_pods)
+        .chain(target.permissions().iter().copied())
+        .chain(route.iter().copied())
+        .collect()
+}
+
+/// Every permission the drill needs, each asked of the API server; every missing one is named
+/// at once.
+async fn may(cluster: &Cluster, target: &dyn Target, pod_route: bool) -> Result<()> {
+    let mut missing = Vec::new();
+    for (verb, group, resource, cluster_wide) in permissions(target, pod_route) {
         let ns = if cluster_wide {
             ""
         } else {
@@ -49,8 +81,9 @@ async fn may(cluster: &Cluster, target: &dyn Target) -> Result<()> {
         return Ok(());
     }
     Err(Error::failed(format!(
-        "a {} drill needs permissions this user lacks: {} (SelfSubjectAccessReview); nothing was changed",
+        "a {} drill{} needs permissions this user lacks: {} (SelfSubjectAccessReview); nothing was changed",
         target.id(),
+        if pod_route { " with the pod route" } else { "" },
         missing.join(", ")
     )))
 }
@@ -107,4 +140,27 @@ pub fn confirm(args: &FailoverArgs, target: &dyn Target, facts: &Facts) -> Resul
         ),
         "delete a pod",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::failover::target::{self};
+
+    #[test]
+    fn the_pod_route_asks_for_its_tester_permissions_only_when_used() {
+        let head = target::of(crate::cli::FailoverTarget::Head);
+        let without = permissions(head, false);
+        assert_eq!(without, vec![("delete", "", "pods", false)]);
+        let with = permissions(head, true);
+        for p in [
+            ("create", "", "pods", false),
+            ("create", "", "configmaps", false),
+            ("delete", "", "configmaps", false),
+            ("get", "", "pods/log", false),
+        ] {
+            assert!(with.contains(&p), "{p:?} in {with:?}");
+        }
+        assert_eq!(with[0], ("delete", "", "pods", false));
+    }
 }

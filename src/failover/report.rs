@@ -70,7 +70,35 @@ impl Survival {
     }
 }
 
+/// The requests of one route of a round that ran more than one (`--via proxy,pod`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RouteResult {
+    /// "proxy", "url" or "pod".
+    pub route: String,
+    /// "keep-alive to the API server", "keep-alive" or "fresh".
+    pub connection: String,
+    /// The pod route's tester pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    pub requests: Summary,
+    pub phases: Phases,
+}
+
 impl Round {
+    /// ", proxy 0 of 2313 failed, pod 1 of 612 failed" for a round of more than one route,
+    /// else "".
+    pub fn route_counts(&self) -> String {
+        self.routes
+            .iter()
+            .map(|r| {
+                format!(
+                    ", {} {} of {} failed",
+                    r.route, r.requests.failures, r.requests.requests
+                )
+            })
+            .collect()
+    }
+
     /// "deleted pod X", or "drained node N (pod X)".
     pub fn headline(&self) -> String {
         match &self.drained_node {
@@ -94,8 +122,13 @@ pub struct Round {
     pub timeline: Vec<Event>,
     /// Seconds from the kill to full recovery; None when it did not recover in time.
     pub recovery_s: Option<f64>,
+    /// All routes together: the verdict counts every failure of every route.
     pub requests: Summary,
     pub phases: Phases,
+    /// Each route on its own, when the round ran more than one (absent otherwise, and in
+    /// reports before it was added).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RouteResult>,
     /// Requests per time bucket, t = 0 at the kill (absent in reports before it was added).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series: Option<SeriesData>,
@@ -141,19 +174,34 @@ pub const REPORT_SCHEMA_ID: &str = "kubectl-rayha/failover-report/v1";
 
 impl Report {
     /// An empty report of a drill about to start.
-    pub fn new(args: &FailoverArgs, namespace: &str, target: &str) -> Report {
+    pub(crate) fn new(
+        args: &FailoverArgs,
+        namespace: &str,
+        target: &str,
+        routes: &[super::Route],
+    ) -> Report {
+        let (route, connection) = match routes {
+            [one] => (
+                one.id().to_string(),
+                one.connection(args.keep_alive).to_string(),
+            ),
+            // "proxy+pod", "proxy: keep-alive to the API server; pod: fresh"
+            _ => (
+                routes.iter().map(|r| r.id()).collect::<Vec<_>>().join("+"),
+                routes
+                    .iter()
+                    .map(|r| format!("{}: {}", r.id(), r.connection(args.keep_alive)))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        };
         Report {
             schema: REPORT_SCHEMA_ID.into(),
             rayservice: args.name.clone(),
             namespace: namespace.to_string(),
             target: target.to_string(),
-            route: if args.url.is_some() { "url" } else { "proxy" }.into(),
-            connection: match (&args.url, args.keep_alive) {
-                (None, _) => "keep-alive to the API server",
-                (Some(_), true) => "keep-alive",
-                (Some(_), false) => "fresh",
-            }
-            .into(),
+            route,
+            connection,
             started_unix: super::now_unix(),
             rounds: Vec::new(),
             total_requests: 0,
@@ -260,7 +308,20 @@ pub fn junit(report: &Report) -> String {
         ));
         let mut problems = r.reasons.clone();
         if r.requests.failures > report.max_failures {
-            problems.push(format!("{} failed request(s)", r.requests.failures));
+            let by_route: Vec<String> = r
+                .routes
+                .iter()
+                .map(|x| format!("{} {}", x.route, x.requests.failures))
+                .collect();
+            problems.push(format!(
+                "{} failed request(s){}",
+                r.requests.failures,
+                if by_route.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", by_route.join(", "))
+                }
+            ));
         }
         if !problems.is_empty() {
             out.push_str(&format!(
@@ -277,6 +338,35 @@ pub fn junit(report: &Report) -> String {
     }
     out.push_str("</testsuite>\n");
     out
+}
+
+/// `  route pod    requests    612  failures    1 (io 1)  during 1 of 380 failed  longest without a success 0.52 s`
+fn route_line(x: &RouteResult) -> String {
+    let s = &x.requests;
+    let causes: Vec<String> = s
+        .failures_by_cause
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    format!(
+        "  route {:<5} requests {:>6}  failures {:>4}{}  during {}  longest without a success {:.2} s\n",
+        x.route,
+        s.requests,
+        s.failures,
+        if causes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", causes.join(", "))
+        },
+        x.phases
+            .during
+            .as_ref()
+            .map_or("-".to_string(), |d| format!(
+                "{} of {} failed",
+                d.failures, d.requests
+            )),
+        s.longest_without_success_s
+    )
 }
 
 /// The human report.
@@ -328,9 +418,17 @@ pub fn render_text(report: &Report) -> String {
             out.push_str(&d.render());
         }
         out.push_str(&format!(
-            "  longest without a success: {:.2} s\n",
-            r.requests.longest_without_success_s
+            "  longest without a success: {:.2} s{}\n",
+            r.requests.longest_without_success_s,
+            if r.routes.is_empty() {
+                ""
+            } else {
+                " (any route)"
+            }
         ));
+        for x in &r.routes {
+            out.push_str(&route_line(x));
+        }
         out.push_str(&format!("  {}\n", r.survival.summary()));
     }
     if let Some(s) = &report.recovery_s {

@@ -102,7 +102,9 @@ impl Recorder {
                 let _ = self.latency_us.record(latency_us.min(3_600_000_000));
                 let since = self.last_success.unwrap_or(self.start);
                 self.note_gap(since, s.finished);
-                self.last_success = Some(s.finished);
+                // Samples of several sources (a drill's routes) may arrive out of order: a late
+                // one does not move the last success back.
+                self.last_success = Some(since.max(s.finished));
                 if let Some(w) = self.open_window.take() {
                     self.close_window(w);
                 }
@@ -323,5 +325,20 @@ mod tests {
         let s = r.summary();
         assert!((s.longest_without_success_s - 0.095).abs() < 1e-6);
         assert_eq!(s.failure_windows.len(), 1);
+    }
+
+    #[test]
+    fn a_late_success_from_another_source_does_not_move_the_last_success_back() {
+        // Two sources merged, one of them late (a tester pod's log).
+        let start = Instant::now();
+        let mut r = Recorder::new(start);
+        r.record(&sample(start, 0, 10, true));
+        r.record(&sample(start, 1, 200, true));
+        r.record(&sample(start, 2, 150, true)); // late, from before the last one
+        r.record(&sample(start, 3, 400, true));
+        r.finish(start + Duration::from_millis(400));
+        // The longest stretch is 200 -> 400 ms, not 150 -> 400 ms.
+        let s = r.summary();
+        assert!((s.longest_without_success_s - 0.200).abs() < 1e-6, "{s:?}");
     }
 }

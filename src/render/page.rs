@@ -253,9 +253,24 @@ fn round_section(id: &str, r: &Round) -> Section {
             .map_or("not reached".into(), |s| format!("{s:.2} s"))
     )];
     notes.push(format!(
-        "longest without a success: {:.2} s",
-        r.requests.longest_without_success_s
+        "longest without a success: {:.2} s{}",
+        r.requests.longest_without_success_s,
+        if r.routes.is_empty() {
+            ""
+        } else {
+            " (any route)"
+        }
     ));
+    for x in &r.routes {
+        notes.push(format!(
+            "route {} ({}): {} request(s), {} failure(s), longest without a success {:.2} s",
+            x.route,
+            x.connection,
+            x.requests.requests,
+            x.requests.failures,
+            x.requests.longest_without_success_s
+        ));
+    }
     notes.push(r.survival.summary());
     Section {
         id: section_id,

@@ -335,6 +335,7 @@ pub fn synthetic_drill() -> Value {
                 during: Some(summary.clone()),
                 after: Some(summary),
             },
+            routes: vec![],
             series: Some(series.data(kill)),
             survival: Survival {
                 replicas_unchanged: true,

@@ -27,6 +27,8 @@ use crate::status::Facts;
 pub struct Victim {
     pub name: String,
     pub uid: String,
+    /// The node it runs on (when scheduled): the pod route's tester keeps off it.
+    pub node: Option<String>,
     /// Label selectors of the pods the round follows; its replacement is among them.
     pub follow: Vec<String>,
 }
@@ -181,6 +183,7 @@ fn ray_pod_victim(facts: &Facts, role: Role) -> Result<Victim> {
     Ok(Victim {
         name: p.name.clone(),
         uid: p.uid.clone(),
+        node: p.node.clone(),
         follow: vec![ray_pods_selector(facts)],
     })
 }

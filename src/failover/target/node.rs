@@ -146,6 +146,7 @@ impl Target for Node {
                     return Ok(Victim {
                         name: p.name.clone(),
                         uid: p.uid.clone(),
+                        node: Some(node.to_string()),
                         follow: vec![ray_pods_selector(facts)],
                     });
                 }

@@ -45,6 +45,7 @@ impl Target for Redis {
                 Error::failed("no Redis pod of this bundle (external Redis cannot be drilled here)")
             })?;
             Ok(Victim {
+                node: p.spec.as_ref().and_then(|s| s.node_name.clone()),
                 name: p.metadata.name.unwrap_or_default(),
                 uid: p.metadata.uid.unwrap_or_default(),
                 // Losing Redis must not take the GCS down: follow the Ray pods too.

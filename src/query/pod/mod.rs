@@ -2,7 +2,8 @@
 //! one-in-flight loop (`templates/tester-query.py`, a fresh connection per request) against
 //! `<name>-serve-svc`, prints one JSON line per request, and the plugin follows its log and feeds
 //! each line into the same statistics as the other routes. The pod and its ConfigMap are deleted
-//! afterwards: at the end, on an error and on Ctrl-C.
+//! afterwards: at the end, on an error and on Ctrl-C. `failover --via pod` runs the same tester
+//! ([`TesterPod`]) for the length of each round, kept off the node the round takes down.
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
@@ -14,7 +15,7 @@ use super::{Report, Setup};
 use crate::cli::QueryArgs;
 use crate::cluster::{self, Cluster, KubeContext, describe_kube_error};
 use crate::error::{Error, Result};
-use crate::load::{RequestSpec, Shape, StopHandle};
+use crate::load::{RequestSpec, Sample, Shape, StopHandle};
 use crate::params::{DEFAULT_RAY_VERSION, EnvVar, SERVE_PORT, TesterParams};
 
 mod log;
@@ -78,55 +79,133 @@ pub async fn run(
 ) -> Result<Report> {
     let stop = StopHandle::default();
     let ctrl_c = stop.stop_on_ctrl_c();
-    let image = ray_image(cluster, name).await?;
-    let pod_name = format!("{name}-rayha-query-{}", suffix());
-    setup.pod = Some(pod_name.clone());
+    let tester = TesterPod::prepare(cluster, name, "query", request, shape, None).await?;
+    setup.pod = Some(tester.name.clone());
     setup.note = Some(format!(
-        "tester pod {pod_name} ({image}) in namespace {}, its own latency measurement",
-        cluster.namespace
+        "tester pod {} ({}) in namespace {}, its own latency measurement",
+        tester.name, tester.image, cluster.namespace
     ));
-    let (configmap, pod) = objects(&cluster.namespace, name, &pod_name, &image, request, shape)?;
-    let result = create_and_follow(cluster, &pod_name, configmap, pod, setup, args, &stop).await;
-    let cleaned = cleanup(cluster, &pod_name).await;
+    let result = create_and_follow(&tester, setup, args, &stop).await;
+    let cleaned = tester.cleanup().await;
     ctrl_c.abort();
+    if cleaned.is_ok() {
+        eprintln!("deleted pod/{0} and configmap/{0}", tester.name);
+    }
     let report = result?;
     cleaned?;
     Ok(report)
 }
 
 async fn create_and_follow(
-    cluster: &Cluster,
-    pod_name: &str,
-    configmap: ConfigMap,
-    pod: Pod,
+    tester: &TesterPod<'_>,
     setup: Setup,
     args: &QueryArgs,
     stop: &StopHandle,
 ) -> Result<Report> {
-    let ns = &cluster.namespace;
-    let cms: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), ns);
-    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), ns);
-    cms.create(&PostParams::default(), &configmap)
-        .await
-        .context(format!("cannot create configmap/{pod_name} in {ns}"))?;
-    pods.create(&PostParams::default(), &pod)
-        .await
-        .context(format!("cannot create pod/{pod_name} in {ns}"))?;
-    eprintln!("created pod/{pod_name}; waiting for it to run");
+    tester.create().await?;
+    eprintln!("created pod/{}; waiting for it to run", tester.name);
     let (tx, rx) = mpsc::unbounded_channel();
-    if !wait_running(cluster, &pods, pod_name, stop).await? {
+    if !tester.wait_running(stop).await? {
         // Ctrl-C before the pod ran: an empty report.
         drop(tx);
         return Ok(super::collect(setup, rx, stop, args, Instant::now(), true).await);
     }
-    let reader = tokio::spawn(follow(pods.clone(), pod_name.to_string(), tx, stop.clone()));
+    let reader = tester.follow(tx, stop.clone());
     let report = super::collect(setup, rx, stop, args, Instant::now(), true).await;
     match reader.await {
         Ok(Ok(())) => Ok(report),
         Ok(Err(e)) => Err(e),
         Err(e) => Err(Error::failed(format!(
-            "internal: the log reader of pod/{pod_name} stopped: {e}"
+            "internal: the log reader of pod/{} stopped: {e}",
+            tester.name
         ))),
+    }
+}
+
+/// A tester pod and its ConfigMap (both of one name) in the cluster's namespace: rendered by
+/// [`TesterPod::prepare`], then created, waited for, followed and deleted. Whoever prepares one
+/// calls [`TesterPod::cleanup`] however the run ends (it is a no-op for what was not created).
+pub struct TesterPod<'c> {
+    cluster: &'c Cluster,
+    /// The pod's and the ConfigMap's name.
+    pub name: String,
+    /// The Ray image it runs (for its Python).
+    pub image: String,
+    configmap: ConfigMap,
+    pod: Pod,
+}
+
+impl<'c> TesterPod<'c> {
+    /// Renders the tester of rayservice `name` (its Ray image, its serve Service), named
+    /// `<name>-rayha-<purpose>-<random>`; creates nothing. Its loop ends after `shape`'s count or
+    /// duration, else runs until the pod is deleted. `avoid_node`: a node it must not run on
+    /// (a required node affinity).
+    pub async fn prepare(
+        cluster: &'c Cluster,
+        name: &str,
+        purpose: &str,
+        request: &RequestSpec,
+        shape: &Shape,
+        avoid_node: Option<&str>,
+    ) -> Result<TesterPod<'c>> {
+        let image = ray_image(cluster, name).await?;
+        let pod_name = format!("{name}-rayha-{purpose}-{}", suffix());
+        let (configmap, pod) = objects(
+            &cluster.namespace,
+            name,
+            &pod_name,
+            &image,
+            request,
+            shape,
+            avoid_node,
+        )?;
+        Ok(TesterPod {
+            cluster,
+            name: pod_name,
+            image,
+            configmap,
+            pod,
+        })
+    }
+
+    fn pods(&self) -> Api<Pod> {
+        Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace)
+    }
+
+    /// Creates the ConfigMap, then the pod.
+    pub async fn create(&self) -> Result<()> {
+        let ns = &self.cluster.namespace;
+        let cms: Api<ConfigMap> = Api::namespaced(self.cluster.client.clone(), ns);
+        cms.create(&PostParams::default(), &self.configmap)
+            .await
+            .context(format!("cannot create configmap/{} in {ns}", self.name))?;
+        self.pods()
+            .create(&PostParams::default(), &self.pod)
+            .await
+            .context(format!("cannot create pod/{} in {ns}", self.name))?;
+        Ok(())
+    }
+
+    /// Waits until the pod runs (or already ran), at most `START_TIMEOUT`. False when `stop`
+    /// came first; an error naming the pod's state and its last events when it cannot start.
+    pub async fn wait_running(&self, stop: &StopHandle) -> Result<bool> {
+        wait_running(self.cluster, &self.pods(), &self.name, stop).await
+    }
+
+    /// Follows the pod's log into `tx`, one sample per request, mapped onto this process's
+    /// clock, until `stop` or the loop's last line; an error when the tester ends before it.
+    pub fn follow(
+        &self,
+        tx: mpsc::UnboundedSender<Sample>,
+        stop: StopHandle,
+    ) -> tokio::task::JoinHandle<Result<()>> {
+        tokio::spawn(follow(self.pods(), self.name.clone(), tx, stop))
+    }
+
+    /// Deletes the pod and its ConfigMap (what is not there is fine) and waits for the pod to
+    /// be gone.
+    pub async fn cleanup(&self) -> Result<()> {
+        cleanup(self.cluster, &self.name).await
     }
 }
 
@@ -159,6 +238,7 @@ fn objects(
     image: &str,
     request: &RequestSpec,
     shape: &Shape,
+    avoid_node: Option<&str>,
 ) -> Result<(ConfigMap, Pod)> {
     let env = |n: &str, v: String| EnvVar {
         name: n.into(),
@@ -214,9 +294,38 @@ fn objects(
     };
     let configmap: ConfigMap = serde_json::from_value(render("tester-configmap.yaml.j2")?)
         .map_err(|e| Error::failed(format!("internal: tester ConfigMap: {e}")))?;
-    let pod: Pod = serde_json::from_value(render("tester-pod.yaml.j2")?)
+    let mut pod: Pod = serde_json::from_value(render("tester-pod.yaml.j2")?)
         .map_err(|e| Error::failed(format!("internal: tester pod: {e}")))?;
+    if let Some(node) = avoid_node {
+        keep_off(&mut pod, node);
+    }
     Ok((configmap, pod))
+}
+
+/// A required node affinity that keeps the pod off `node`: by the node's name
+/// (`matchFields: metadata.name`), which unlike the `kubernetes.io/hostname` label always is
+/// the node's name.
+fn keep_off(pod: &mut Pod, node: &str) {
+    use k8s_openapi::api::core::v1::{
+        Affinity, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm,
+    };
+    let spec = pod.spec.get_or_insert_with(Default::default);
+    spec.affinity = Some(Affinity {
+        node_affinity: Some(NodeAffinity {
+            required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                node_selector_terms: vec![NodeSelectorTerm {
+                    match_fields: Some(vec![NodeSelectorRequirement {
+                        key: "metadata.name".into(),
+                        operator: "NotIn".into(),
+                        values: Some(vec![node.to_string()]),
+                    }]),
+                    match_expressions: None,
+                }],
+            }),
+            preferred_during_scheduling_ignored_during_execution: None,
+        }),
+        ..Default::default()
+    });
 }
 
 /// Waits until the pod runs (or already ran). False when Ctrl-C came first; an error naming the
@@ -335,7 +444,6 @@ async fn cleanup(cluster: &Cluster, pod_name: &str) -> Result<()> {
         }
     }
     if problems.is_empty() {
-        eprintln!("deleted pod/{pod_name} and configmap/{pod_name}");
         Ok(())
     } else {
         Err(Error::failed(format!(
@@ -373,6 +481,7 @@ mod tests {
             "rayproject/ray:2.52.0",
             &request,
             &shape,
+            None,
         )
         .unwrap();
         let pod = serde_json::to_value(&pod).unwrap();
@@ -421,5 +530,53 @@ mod tests {
         assert_eq!(env["RAYHA_HEADERS"], r#"[["X-Trace","1"]]"#);
         assert!(!env.contains_key("RAYHA_DURATION"));
         assert!(!env.contains_key("RAYHA_RESULTS_PORT"));
+        // Placed wherever the scheduler likes unless told to avoid a node.
+        assert!(pod["spec"]["affinity"].is_null());
+    }
+
+    #[test]
+    fn a_drills_tester_stays_off_the_victims_node_and_runs_until_deleted() {
+        let request = RequestSpec {
+            method: "POST".into(),
+            path: "/fruit/".into(),
+            body: br#"["PEAR", 12]"#.to_vec(),
+            headers: vec![],
+            expect_status: None,
+            expect_body: Some("12".into()),
+            timeout: Duration::from_secs(5),
+        };
+        let shape = Shape {
+            concurrency: 1,
+            rate: None,
+            count: None,
+            duration: None,
+        };
+        let (_, pod) = objects(
+            "ns1",
+            "shop",
+            "shop-rayha-failover-ab12c",
+            "rayproject/ray:2.52.0",
+            &request,
+            &shape,
+            Some("node-2"),
+        )
+        .unwrap();
+        let pod = serde_json::to_value(&pod).unwrap();
+        let terms = &pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+            ["nodeSelectorTerms"];
+        assert_eq!(
+            terms,
+            &serde_json::json!([{"matchFields": [
+                {"key": "metadata.name", "operator": "NotIn", "values": ["node-2"]}
+            ]}])
+        );
+        // No count, no duration: the loop runs until the pod is deleted.
+        let env: Vec<&str> = pod["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert!(!env.contains(&"RAYHA_COUNT") && !env.contains(&"RAYHA_DURATION"));
     }
 }
