@@ -70,7 +70,7 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l spread -d 'Spread the worker pods over Kubernetes nodes (node), over zones and nodes (zone: nodes need topology.kubernetes.io/zone) or not at all (none: a one-node cluster such as kind or minikube; Redis then may share the head\'s node) [default: node]' -r -f -a "node\t''
 zone\t''
 none\t''"
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l node-loss-toleration -d 'How long Ray and Redis pods stay on a node that is not ready or unreachable before they are evicted and replaced elsewhere, e.g. 30s (Kubernetes\' default: 300s) [default: 30s]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l node-loss-toleration -d 'How long Redis stays on a node that is not ready or unreachable before it is deleted and replaced elsewhere, e.g. 30s (Kubernetes\' default: 300s; Ray pods keep it, since KubeRay replaces a lost node\'s pod only once its object is gone) [default: 30s]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l with-tester -d 'Also emit the tester pod and ConfigMap that run the one-in-flight query loop in the cluster' -r -f -a "true\t''
 false\t''"
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l allow-non-ha -d 'Generate even when the numbers cannot give HA (warns instead of refusing)' -r -f -a "true\t''
@@ -120,7 +120,7 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l ex
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l spread -d 'Spread the worker pods over Kubernetes nodes (node), over zones and nodes (zone: nodes need topology.kubernetes.io/zone) or not at all (none: a one-node cluster such as kind or minikube; Redis then may share the head\'s node) [default: node]' -r -f -a "node\t''
 zone\t''
 none\t''"
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l node-loss-toleration -d 'How long Ray and Redis pods stay on a node that is not ready or unreachable before they are evicted and replaced elsewhere, e.g. 30s (Kubernetes\' default: 300s) [default: 30s]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l node-loss-toleration -d 'How long Redis stays on a node that is not ready or unreachable before it is deleted and replaced elsewhere, e.g. 30s (Kubernetes\' default: 300s; Ray pods keep it, since KubeRay replaces a lost node\'s pod only once its object is gone) [default: 30s]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l with-tester -d 'Also emit the tester pod and ConfigMap that run the one-in-flight query loop in the cluster' -r -f -a "true\t''
 false\t''"
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l allow-non-ha -d 'Generate even when the numbers cannot give HA (warns instead of refusing)' -r -f -a "true\t''

@@ -184,8 +184,9 @@ pub struct GenerateOptions {
     /// or minikube; Redis then may share the head's node) [default: node]
     #[arg(long, value_name = "MODE", value_parser = ["node", "zone", "none"])]
     pub spread: Option<String>,
-    /// How long Ray and Redis pods stay on a node that is not ready or unreachable before they
-    /// are evicted and replaced elsewhere, e.g. 30s (Kubernetes' default: 300s) [default: 30s]
+    /// How long Redis stays on a node that is not ready or unreachable before it is deleted and
+    /// replaced elsewhere, e.g. 30s (Kubernetes' default: 300s; Ray pods keep it, since KubeRay
+    /// replaces a lost node's pod only once its object is gone) [default: 30s]
     #[arg(long, value_name = "DURATION")]
     pub node_loss_toleration: Option<String>,
     /// Also emit the tester pod and ConfigMap that run the one-in-flight query loop in the cluster

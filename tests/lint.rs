@@ -468,19 +468,26 @@ fn the_workers_budget_lets_a_drain_take_exactly_one_worker() {
 }
 
 #[test]
-fn pods_that_stay_on_a_lost_node_for_300_s_or_stop_at_once_warn() {
+fn redis_that_stays_on_a_lost_node_for_300_s_or_forever_warns() {
+    let redis_with = |edit: &dyn Fn(&mut Value)| {
+        let mut objects = generate(&["--redis-password-secret", "s"]);
+        for o in objects.iter_mut().filter(|o| o["kind"] == "Deployment") {
+            edit(&mut o["spec"]["template"]["spec"]);
+        }
+        rayha::yaml::to_yaml_documents(&objects)
+    };
     assert_eq!(
-        level_of(&lint_doc(&ours_with(|_| {})), "node-loss-toleration"),
+        level_of(&lint_doc(&redis_with(&|_| {})), "node-loss-toleration"),
         "PASS"
     );
-    let default = worker_spec_with(|s| {
+    let default = redis_with(&|s| {
         s.as_object_mut().unwrap().remove("tolerations");
     });
     assert_eq!(
         level_of(&lint_doc(&default), "node-loss-toleration"),
         "WARN"
     );
-    let forever = worker_spec_with(|s| {
+    let forever = redis_with(&|s| {
         for t in s["tolerations"].as_array_mut().unwrap() {
             t.as_object_mut().unwrap().remove("tolerationSeconds");
         }
@@ -488,6 +495,17 @@ fn pods_that_stay_on_a_lost_node_for_300_s_or_stop_at_once_warn() {
     assert_eq!(
         level_of(&lint_doc(&forever), "node-loss-toleration"),
         "WARN"
+    );
+    // Ray pods keep Kubernetes' 300 s: KubeRay replaces a lost node's pod only once it is gone.
+    let rayservice_alone = rayha::yaml::to_yaml_documents(
+        &generate(&[])
+            .into_iter()
+            .filter(|o| o["kind"] == "RayService")
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(
+        level_of(&lint_doc(&rayservice_alone), "node-loss-toleration"),
+        "PASS"
     );
     let no_prestop = worker_spec_with(|s| {
         s["containers"][0]

@@ -153,12 +153,13 @@ fn toleration_seconds(tolerations: &Value, taint: &str) -> Option<i64> {
         .min()
 }
 
+/// Only Redis: its Deployment replaces a pod of a lost node as soon as the pod is deleted. KubeRay
+/// replaces a Ray pod only once its object is gone (a dead node's kubelet never finishes the
+/// deletion), so a Ray pod's toleration changes nothing on a dead node (measured on the rig:
+/// scripts/node-loss.sh) and is not checked.
 pub(super) fn check_node_loss_toleration(ctx: &Ctx) -> Check {
     const ID: &str = "node-loss-toleration";
-    let mut pods: Vec<(String, &Value)> = vec![("head".into(), &ctx.head["template"]["spec"])];
-    for (name, g) in worker_groups(ctx) {
-        pods.push((format!("worker group {name}"), &g["template"]["spec"]));
-    }
+    let mut pods: Vec<(String, &Value)> = vec![];
     for d in ctx.docs.iter().filter(|d| is_redis_workload(d)) {
         let name = d["metadata"]["name"].as_str().unwrap_or_default();
         pods.push((format!("Redis {name}"), &d["spec"]["template"]["spec"]));
@@ -175,18 +176,24 @@ pub(super) fn check_node_loss_toleration(ctx: &Ctx) -> Check {
         }
     }
     slow.dedup();
+    if pods.is_empty() {
+        return pass(
+            ID,
+            "no Redis Deployment in the input (Ray pods need no short toleration: KubeRay replaces a lost node's pod only once its object is gone)",
+        );
+    }
     if slow.is_empty() {
         return pass(
             ID,
-            format!("Ray and Redis pods leave a lost node after at most {longest} s"),
+            format!("Redis leaves a lost node after at most {longest} s"),
         );
     }
     miss(
         ID,
         Level::Warn,
         format!("slow to leave a lost node: {}", slow.join(", ")),
-        "a pod on a node that stopped answering is only evicted and replaced after its toleration of node.kubernetes.io/not-ready and unreachable, by default 300 s: that long with one worker (or no head, or no Redis) fewer",
-        "add NoExecute tolerations for node.kubernetes.io/not-ready and node.kubernetes.io/unreachable with tolerationSeconds: 30 (kubectl rayha generate --node-loss-toleration)",
+        "Redis on a node that stopped answering is only deleted, and replaced by its Deployment, after its toleration of node.kubernetes.io/not-ready and unreachable, by default 300 s: that long without the GCS's store",
+        "add NoExecute tolerations for node.kubernetes.io/not-ready and node.kubernetes.io/unreachable with tolerationSeconds: 30 to the Redis pod template (kubectl rayha generate --node-loss-toleration)",
     )
 }
 
