@@ -28,9 +28,42 @@ fn cordoned(rig: &Rig) -> Result<Vec<String>, String> {
 pub(super) fn real_ray_node_drill(rig: &Rig) -> TestResult {
     let ns = ready_rayservice_with(rig, "rayha-node", &[])?;
     let n = ns.name.as_str();
-    let report = passing_failover(rig, n, &["--target", "node", "--max-failures", "1"])?;
+    // Both routes at once: the API server's proxy and a tester pod in the cluster (a fresh
+    // connection per request through the Service and kube-proxy, as the guide's clients).
+    let report = passing_failover(
+        rig,
+        n,
+        &[
+            "--target",
+            "node",
+            "--via",
+            "proxy,pod",
+            "--max-failures",
+            "1",
+        ],
+    )?;
     ensure(report["target"] == "node", "report target is not node")?;
+    ensure(
+        report["route"] == "proxy+pod",
+        format!("report route: {}", report["route"]),
+    )?;
     for round in report["rounds"].as_array().unwrap() {
+        let routes = round["routes"].as_array().ok_or("a round without routes")?;
+        for route in routes {
+            println!(
+                "round {} route {}: {} of {} failed",
+                round["round"],
+                route["route"],
+                route["requests"]["failures"],
+                route["requests"]["requests"]
+            );
+            ensure(
+                route["requests"]["requests"].as_u64() > Some(0),
+                format!("route {} sent nothing", route["route"]),
+            )?;
+        }
+        let names: Vec<&str> = routes.iter().filter_map(|r| r["route"].as_str()).collect();
+        ensure(names == ["proxy", "pod"], format!("routes {names:?}"))?;
         let node = round["drained_node"]
             .as_str()
             .ok_or("a round without drained_node")?;
@@ -70,6 +103,20 @@ pub(super) fn real_ray_node_drill(rig: &Rig) -> TestResult {
         )?;
     }
     ensure(cordoned(rig)?.is_empty(), "a node is left cordoned")?;
+    let testers = rig.kubectl(&[
+        "get",
+        "pods,configmaps",
+        "-n",
+        n,
+        "-l",
+        "app.kubernetes.io/component=query",
+        "-o",
+        "name",
+    ])?;
+    ensure(
+        testers.trim().is_empty(),
+        format!("tester left behind: {testers}"),
+    )?;
 
     // Ctrl-C while the node is drained: exit 130, uncordoned, the lock released.
     super::real_ray::wait_ready(rig, n, Duration::from_secs(300))?;
