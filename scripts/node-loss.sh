@@ -13,6 +13,7 @@
 #                                                              `rig/rig up` with real pods)
 #
 # The node is powered on and untainted at the end, whatever happens. Logs go to target/node-loss/.
+# Exit 0 when the RayService was whole again within the deadline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHAT=${1:?usage: scripts/node-loss.sh bundle|guide head|worker [ACT]}
@@ -144,11 +145,15 @@ def load(name):
 b, a = load("status-before.json"), load("status-after.json")
 ids = lambda s: sorted(r["actor_id"] for r in s.get("replicas") or [])
 kept = set(ids(b)) & set(ids(a))
-print(f"replica actors: {len(ids(b))} before, {len(ids(a))} after, {len(kept)} kept; apps after: {a.get('applications')}")
+if a.get("dashboard_error"):
+    print(f"replica actors: {len(ids(b))} before, not readable after (dashboard: {a['dashboard_error']})")
+else:
+    print(f"replica actors: {len(ids(b))} before, {len(ids(a))} after, {len(kept)} kept; apps after: {a.get('applications')}")
 wb = {p["name"]: p["restarts"] for p in b.get("pods") or [] if p.get("role") == "worker"}
 wa = {p["name"]: p["restarts"] for p in a.get("pods") or [] if p.get("role") == "worker"}
 print("workers restarted: " + (", ".join(f"{n} ({wb[n]} -> {wa[n]})" for n in wb if n in wa and wa[n] > wb[n]) or "none"))
 print(f"whole again (3 ready serve endpoints, RayService Ready, 3 Ray pods and Redis Ready): "
       + (f"t={whole} s" if whole else "not within the deadline"))
 PY
-[ -n "$T_TAINT" ] && echo "(status at the taint: $OUT/status-before-taint.txt)"
+if [ -n "$T_TAINT" ]; then echo "(status at the taint: $OUT/status-before-taint.txt)"; fi
+[ -n "$T_WHOLE" ]   # the exit status: whole again or not
