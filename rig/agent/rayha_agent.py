@@ -591,6 +591,8 @@ class Agent:
             time.sleep(1)
             self.refresh_nodes()
         log("agent: nodes %s", self.nodes)
+        for n in self.nodes:  # an earlier run's power-off may have left its kubelet port dropped
+            self.kubelet_port_drop(n, False)
         self.services.start()
         self.slices.start()
         self.services.synced.wait(30)
