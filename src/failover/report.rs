@@ -100,6 +100,19 @@ impl Round {
     }
 
     /// "deleted pod X", or "drained node N (pod X)".
+    /// `longest without a success: 0.52 s`, over every route when there are several.
+    pub fn longest_gap(&self) -> String {
+        format!(
+            "longest without a success: {:.2} s{}",
+            self.requests.longest_without_success_s,
+            if self.routes.is_empty() {
+                ""
+            } else {
+                " (any route)"
+            }
+        )
+    }
+
     pub fn headline(&self) -> String {
         match &self.drained_node {
             Some(n) => format!("drained node {n} (pod {})", self.killed_pod),
@@ -340,24 +353,25 @@ pub fn junit(report: &Report) -> String {
     out
 }
 
+/// ` (connect 1, io 2)` after a failure count; nothing without failures.
+fn causes_suffix(s: &Summary) -> String {
+    let causes = s.causes();
+    if causes.is_empty() {
+        causes
+    } else {
+        format!(" ({causes})")
+    }
+}
+
 /// `  route pod    requests    612  failures    1 (io 1)  during 1 of 380 failed  longest without a success 0.52 s`
 fn route_line(x: &RouteResult) -> String {
     let s = &x.requests;
-    let causes: Vec<String> = s
-        .failures_by_cause
-        .iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect();
     format!(
         "  route {:<5} requests {:>6}  failures {:>4}{}  during {}  longest without a success {:.2} s\n",
         x.route,
         s.requests,
         s.failures,
-        if causes.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", causes.join(", "))
-        },
+        causes_suffix(s),
         x.phases
             .during
             .as_ref()
@@ -391,20 +405,11 @@ pub fn render_text(report: &Report) -> String {
             ("after", &r.phases.after),
         ] {
             if let Some(s) = s {
-                let causes: Vec<String> = s
-                    .failures_by_cause
-                    .iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect();
                 out.push_str(&format!(
                     "  {phase:<7} requests {:>6}  failures {:>4}{}  p50 {}  p99 {}\n",
                     s.requests,
                     s.failures,
-                    if causes.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", causes.join(", "))
-                    },
+                    causes_suffix(s),
                     s.latency_ms
                         .as_ref()
                         .map_or("-".into(), |l| format!("{:.1} ms", l.p50)),
@@ -417,15 +422,7 @@ pub fn render_text(report: &Report) -> String {
         if let Some(d) = &r.diagnosis {
             out.push_str(&d.render());
         }
-        out.push_str(&format!(
-            "  longest without a success: {:.2} s{}\n",
-            r.requests.longest_without_success_s,
-            if r.routes.is_empty() {
-                ""
-            } else {
-                " (any route)"
-            }
-        ));
+        out.push_str(&format!("  {}\n", r.longest_gap()));
         for x in &r.routes {
             out.push_str(&route_line(x));
         }

@@ -255,6 +255,17 @@ pub struct Summary {
     pub started_unix: f64,
 }
 
+impl Summary {
+    /// `connect 1, io 2`: the failures by cause; empty without failures.
+    pub fn causes(&self) -> String {
+        self.failures_by_cause
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -496,12 +496,7 @@ pub fn render_text(report: &Report) -> String {
         ));
     }
     if s.failures > 0 {
-        let causes: Vec<String> = s
-            .failures_by_cause
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        out.push_str(&format!("failures by cause: {}\n", causes.join(", ")));
+        out.push_str(&format!("failures by cause: {}\n", s.causes()));
         out.push_str(&format!(
             "first failure at {:.3} s, last at {:.3} s\n",
             s.first_failure_s.unwrap_or(0.0),

@@ -252,15 +252,7 @@ fn round_section(id: &str, r: &Round) -> Section {
         r.recovery_s
             .map_or("not reached".into(), |s| format!("{s:.2} s"))
     )];
-    notes.push(format!(
-        "longest without a success: {:.2} s{}",
-        r.requests.longest_without_success_s,
-        if r.routes.is_empty() {
-            ""
-        } else {
-            " (any route)"
-        }
-    ));
+    notes.push(r.longest_gap());
     for x in &r.routes {
         notes.push(format!(
             "route {} ({}): {} request(s), {} failure(s), longest without a success {:.2} s",
@@ -323,12 +315,7 @@ fn phase_row(phase: &'static str, s: &Summary) -> PhaseRow {
         phase,
         requests: s.requests,
         failures: s.failures,
-        causes: s
-            .failures_by_cause
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        causes: s.causes(),
         p50: ms(|l| l.p50),
         p99: ms(|l| l.p99),
     }
