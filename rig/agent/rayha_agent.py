@@ -835,6 +835,21 @@ class Container:
     def launcher_pidfile(self):
         return os.path.join(self.worker.dir, "%s.launcher.pid" % self.name)
 
+    def kill(self):
+        """SIGKILL to PID 1 of the container's PID namespace (the rest dies with it) and to its
+        launcher, then reap it."""
+        pid = self.init_pid()
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.proc.kill()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+
     def init_pid(self):
         try:
             pid = int(open(self.pidfile).read().strip())
@@ -932,20 +947,9 @@ class PodWorker(threading.Thread):
         for c in self.containers + self.inits:
             c.stop_probes()
         for c in self.containers + self.inits:
-            if c.proc is None:
-                continue
-            pid = c.init_pid()
-            if pid:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            c.proc.kill()
-            try:
-                c.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-            c.proc = None
+            if c.proc is not None:
+                c.kill()
+                c.proc = None
         for chain in ("INPUT", "OUTPUT"):
             run(["ip", "netns", "exec", self.netns, "iptables", "-w", "-I", chain, "-j", "DROP"], check=False)
         self.log("dead (node %s powered off)", self.node)
@@ -1265,17 +1269,7 @@ class PodWorker(threading.Thread):
             while time.time() < deadline and c.proc.poll() is None:
                 time.sleep(0.1)
             if c.proc.poll() is None:
-                pid = c.init_pid()
-                if pid:
-                    try:
-                        os.kill(pid, signal.SIGKILL)  # PID 1 of the container's PID namespace
-                    except OSError:
-                        pass
-                c.proc.kill()
-            try:
-                c.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
+                c.kill()
         self.container_exited(c)
 
     def container_exited(self, c):
