@@ -424,7 +424,7 @@ _kubectl__rayha() {
             fi
             case "${prev}" in
                 --target)
-                    COMPREPLY=($(compgen -W "head worker redis node" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "head worker redis node upgrade serve-config" -- "${cur}"))
                     return 0
                     ;;
                 --node-of)

@@ -166,7 +166,9 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand delete" -s h
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l target -d 'What to kill' -r -f -a "head\t'Delete the Ray head pod (the guide\'s drill)'
 worker\t'Delete one worker pod'
 redis\t'Delete the Redis pod of the bundle'
-node\t'Drain a node as `kubectl drain` does (cordon, evict its pods, uncordon at the end): the node of a worker, of the head with --node-of head, or --node NAME'"
+node\t'Drain a node as `kubectl drain` does (cordon, evict its pods, uncordon at the end): the node of a worker, of the head with --node-of head, or --node NAME'
+upgrade\t'Rehearse a new-cluster upgrade: one annotation on the head\'s pod template makes KubeRay start a new RayCluster, switch the serve Service to it and delete the old one'
+serve-config\t'Rehearse an in-place Serve config update: a key in each deployment\'s user_config'"
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l node-of -d 'With --target node: whose node to drain' -r -f -a "worker\t'A worker\'s node that holds no other pod of the RayService'
 head\t'The head\'s node'"
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l node -d 'With --target node: drain this node (it must run exactly one pod of the RayService)' -r
@@ -174,7 +176,7 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l grace-period -d 'Grace period for the pod deletion in seconds [default: the pod\'s own]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l warmup -d 'Load before the kill' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l settle -d 'Load kept after full recovery' -r
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l recovery-timeout -d 'Longest wait for full recovery per round' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l recovery-timeout -d 'Longest wait for full recovery per round [default: 5m; 15m for --target upgrade, whose new cluster starts beside the old one]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l max-failures -d 'Failed requests allowed over all rounds for the verdict to pass' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l max-recovery -d 'Recovery seconds allowed per round for the verdict to pass' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand failover" -l rounds -d 'Repeat the drill N times, waiting for full recovery in between' -r

@@ -196,7 +196,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-rayha' -ScriptBlock {
             [CompletionResult]::new('--grace-period', '--grace-period', [CompletionResultType]::ParameterName, 'Grace period for the pod deletion in seconds [default: the pod''s own]')
             [CompletionResult]::new('--warmup', '--warmup', [CompletionResultType]::ParameterName, 'Load before the kill')
             [CompletionResult]::new('--settle', '--settle', [CompletionResultType]::ParameterName, 'Load kept after full recovery')
-            [CompletionResult]::new('--recovery-timeout', '--recovery-timeout', [CompletionResultType]::ParameterName, 'Longest wait for full recovery per round')
+            [CompletionResult]::new('--recovery-timeout', '--recovery-timeout', [CompletionResultType]::ParameterName, 'Longest wait for full recovery per round [default: 5m; 15m for --target upgrade, whose new cluster starts beside the old one]')
             [CompletionResult]::new('--max-failures', '--max-failures', [CompletionResultType]::ParameterName, 'Failed requests allowed over all rounds for the verdict to pass')
             [CompletionResult]::new('--max-recovery', '--max-recovery', [CompletionResultType]::ParameterName, 'Recovery seconds allowed per round for the verdict to pass')
             [CompletionResult]::new('--rounds', '--rounds', [CompletionResultType]::ParameterName, 'Repeat the drill N times, waiting for full recovery in between')

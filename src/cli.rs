@@ -270,6 +270,11 @@ pub enum FailoverTarget {
     /// Drain a node as `kubectl drain` does (cordon, evict its pods, uncordon at the end): the
     /// node of a worker, of the head with --node-of head, or --node NAME
     Node,
+    /// Rehearse a new-cluster upgrade: one annotation on the head's pod template makes KubeRay
+    /// start a new RayCluster, switch the serve Service to it and delete the old one
+    Upgrade,
+    /// Rehearse an in-place Serve config update: a key in each deployment's user_config
+    ServeConfig,
 }
 
 /// Whose node a node drill drains.
@@ -323,9 +328,10 @@ pub struct FailoverArgs {
     /// Load kept after full recovery
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     pub settle: String,
-    /// Longest wait for full recovery per round
-    #[arg(long, default_value = "5m", value_name = "DURATION")]
-    pub recovery_timeout: String,
+    /// Longest wait for full recovery per round [default: 5m; 15m for --target upgrade, whose
+    /// new cluster starts beside the old one]
+    #[arg(long, value_name = "DURATION")]
+    pub recovery_timeout: Option<String>,
     /// Failed requests allowed over all rounds for the verdict to pass
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub max_failures: u64,

@@ -51,6 +51,7 @@ fn round(n: u32, failures: u64, recovery: Option<f64>) -> Round {
         round: n,
         killed_pod: format!("rs-head-{n}"),
         drained_node: None,
+        change: None,
         killed_uid: "uid".into(),
         replacement_pod: Some("rs-head-new".into()),
         killed_at_unix: 1.0,

@@ -70,6 +70,14 @@ pub async fn follow(d: &Drill<'_>, w: Watch<'_>) -> Result<Followed> {
     .default_backoff()
     .boxed();
     let mut obs = Observer::new(w.victim, d.target.role(), w.before);
+    obs.replaces_victim = d.target.replaces_victim();
+    obs.replaces_cluster = d.target.replaces_cluster();
+    obs.probed = d
+        .target
+        .probe(cluster, w.before, w.victim)
+        .is_none()
+        .then_some(true);
+    let mut probe_every = tokio::time::interval(Duration::from_secs(2));
     let mut slices_state = SliceState::default();
     let mut recovered_at: Option<Instant> = None;
     let deadline = tokio::time::sleep(d.settings.recovery_timeout);
@@ -104,6 +112,12 @@ pub async fn follow(d: &Drill<'_>, w: Watch<'_>) -> Result<Followed> {
                 }
             }
             _ = renew.tick() => d.lock.renew().await,
+            _ = probe_every.tick(), if obs.probed != Some(true) => {
+                if let Some(probe) = d.target.probe(cluster, w.before, w.victim) {
+                    let held = probe.await.unwrap_or(false);
+                    obs.probe_result(held, t);
+                }
+            }
             _ = &mut deadline, if recovered_at.is_none() => return Ok(obs.end(None)),
             _ = tokio::time::sleep(Duration::from_millis(200)) => {
                 if d.stop.stopped() { return Ok(obs.end(recovered_at)); }
@@ -229,6 +243,13 @@ struct Seen {
     /// Ray pods present before the kill (name → restarts) other than the victim: a restart is
     /// collateral, and none of them is a replacement.
     restarts: BTreeMap<String, i32>,
+    /// Pods whose deletion the timeline has.
+    deletions_noted: std::collections::BTreeSet<String>,
+    /// The RayClusters of this RayService: the one serving before, and those its status names.
+    clusters: std::collections::BTreeSet<String>,
+    /// The cluster the serve Service points to, as the RayService's status last said.
+    active: Option<String>,
+    pending: Option<String>,
 }
 
 /// Turns watch events into the timeline.
@@ -237,24 +258,63 @@ struct Observer<'a> {
     role: Role,
     seen: Seen,
     timeline: Vec<Event>,
+    /// The RayService's name: KubeRay names its clusters `<name>-<5 characters>`.
+    rayservice: &'a str,
+    /// The cluster that served before the strike.
+    serving_before: Option<String>,
+    /// The target's: whether a pod replaces the victim, whether a new cluster replaces the old.
+    replaces_victim: bool,
+    replaces_cluster: bool,
+    /// The target's probe: None before its first answer, Some(true) once it held (or when the
+    /// target has none).
+    probed: Option<bool>,
 }
 
 impl<'a> Observer<'a> {
-    fn new(victim: &'a Victim, role: Role, before: &Facts) -> Observer<'a> {
+    fn new(victim: &'a Victim, role: Role, before: &'a Facts) -> Observer<'a> {
         let restarts = before
             .pods
             .iter()
             .filter(|p| p.name != victim.name)
             .map(|p| (p.name.clone(), p.restarts))
             .collect();
+        let serving_before = before.serving_cluster().map(str::to_string);
         Observer {
             victim,
             role,
             seen: Seen {
                 restarts,
+                clusters: serving_before.iter().cloned().collect(),
+                active: before.active_cluster.clone(),
+                pending: before.pending_cluster.clone(),
                 ..Seen::default()
             },
             timeline: Vec::new(),
+            rayservice: &before.name,
+            serving_before,
+            replaces_victim: true,
+            replaces_cluster: false,
+            probed: Some(true),
+        }
+    }
+
+    /// Whether a Ray pod's cluster is one of this RayService's: named in its status, serving
+    /// before, or named the way KubeRay names them (the pending cluster's pods may be seen
+    /// before the status names it).
+    fn ours(&self, pod: &Pod) -> bool {
+        let Some(rc) = rayservice::label(pod, "ray.io/cluster") else {
+            return true;
+        };
+        self.seen.clusters.contains(rc) || generated_for(self.rayservice, rc)
+    }
+
+    /// The probe's answer: recovery waits for it to hold once.
+    fn probe_result(&mut self, held: bool, t: f64) {
+        if held && self.probed != Some(true) {
+            self.note(t, "the change is applied (Serve reports it)".into());
+        }
+        if held || self.probed.is_none() {
+            self.probed = Some(held);
         }
     }
 
@@ -266,7 +326,14 @@ impl<'a> Observer<'a> {
     /// open connection, the old one gone), and nothing reported as down.
     fn recovered(&self) -> bool {
         let s = &self.seen;
-        s.new_ready && s.old_gone && s.rs_ready != Some(false) && s.apps_running != Some(false)
+        let replaced = !self.replaces_victim || (s.new_ready && s.old_gone);
+        let switched = !self.replaces_cluster
+            || (s.active.is_some() && s.active != self.serving_before && s.pending.is_none());
+        replaced
+            && switched
+            && self.probed == Some(true)
+            && s.rs_ready != Some(false)
+            && s.apps_running != Some(false)
     }
 
     fn end(mut self, recovered_at: Option<Instant>) -> Followed {
@@ -283,10 +350,16 @@ impl<'a> Observer<'a> {
         let name = pod.metadata.name.clone().unwrap_or_default();
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let role = pod_role(pod);
+        if !self.ours(pod) {
+            return;
+        }
         if uid == self.victim.uid {
             self.victim_changed(pod, deleted, t);
         } else if deleted || pod.metadata.deletion_timestamp.is_some() {
-            if role.is_some_and(|r| r != Role::Redis && r != self.role) {
+            // Noted once: a deletion is seen as Terminating, then again as gone.
+            if role.is_some_and(|r| r != Role::Redis && r != self.role)
+                && self.seen.deletions_noted.insert(name.clone())
+            {
                 self.note(
                     t,
                     format!("{} pod {name} deleted", role.unwrap_or(self.role)),
@@ -301,7 +374,8 @@ impl<'a> Observer<'a> {
 
     /// The victim is no longer in the API (deleted, or gone before a listing showed it).
     fn victim_gone(&mut self, t: f64) {
-        if !self.seen.old_gone {
+        // An in-place change has no victim pod to be gone.
+        if self.replaces_victim && !self.seen.old_gone {
             self.seen.old_gone = true;
             let victim = &self.victim.name;
             self.note(t, format!("old pod {victim} gone"));
@@ -367,6 +441,7 @@ impl<'a> Observer<'a> {
 
     fn rayservice(&mut self, v: &Value, t: f64) {
         let rs = RayService::from_value(v);
+        self.clusters_changed(&rs, t);
         let is_ready = rs.is_ready();
         if self.seen.rs_ready.is_some_and(|r| r != is_ready) {
             let reason = rs.ready_reason().unwrap_or("");
@@ -395,6 +470,41 @@ impl<'a> Observer<'a> {
             self.seen.app_failed = Some(failed);
         }
     }
+}
+
+impl Observer<'_> {
+    /// An upgrade's steps as the RayService's status shows them: a pending cluster appears, the
+    /// serve Service switches to it, the pending slot empties.
+    fn clusters_changed(&mut self, rs: &RayService, t: f64) {
+        let active = rs.active.as_ref().map(|c| c.name.clone());
+        let pending = rs.pending.as_ref().map(|c| c.name.clone());
+        self.seen.clusters.extend(active.iter().chain(&pending).cloned());
+        if pending != self.seen.pending
+            && let Some(p) = &pending
+        {
+            self.note(t, format!("pending RayCluster {p} created"));
+        }
+        if active != self.seen.active
+            && let Some(a) = &active
+        {
+            self.note(t, format!("serve Service switched to RayCluster {a}"));
+        }
+        self.seen.active = active;
+        self.seen.pending = pending;
+    }
+}
+
+/// Whether `rc` is named as KubeRay names a RayService's clusters: `<rayservice>-` and five
+/// lowercase letters or digits.
+fn generated_for(rayservice: &str, rc: &str) -> bool {
+    rc.strip_prefix(rayservice)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|id| {
+            id.len() == 5
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 /// A pod's role in the bundle: a Ray pod by KubeRay's label, Redis by the bundle's.
@@ -469,15 +579,15 @@ mod tests {
 
     /// A head rc-head-x and a worker rc-worker-a before the kill of `victim`.
     fn head_and_worker_before(victim: &str) -> (Facts, Victim) {
-        let before = facts(vec![
+        let mut before = facts(vec![
             pod_fact("rc-head-x", Role::Head, 0),
             pod_fact("rc-worker-a", Role::Worker, 0),
         ]);
+        before.serving_cluster = Some("rc".into());
         let victim = Victim {
             name: victim.into(),
             uid: format!("uid-{victim}"),
-            node: None,
-            follow: vec![],
+            ..Victim::default()
         };
         (before, victim)
     }
@@ -523,5 +633,79 @@ mod tests {
         let followed = obs.end(None);
         assert_eq!(followed.replacement.as_deref(), Some("rc-head-y"));
         assert_eq!(followed.timeline[0].event, "old pod rc-head-x gone");
+    }
+
+    fn rayservice_status(active: &str, pending: Option<&str>) -> Value {
+        let mut status = serde_json::json!({
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "activeServiceStatus": {"rayClusterName": active, "applicationStatuses": {
+                "app": {"status": "RUNNING"}}},
+        });
+        if let Some(p) = pending {
+            status["pendingServiceStatus"] = serde_json::json!({"rayClusterName": p});
+        }
+        serde_json::json!({"metadata": {"name": "rc"}, "status": status})
+    }
+
+    #[test]
+    fn an_upgrade_recovers_once_the_service_switched_and_the_old_head_is_gone() {
+        let mut before = facts(vec![pod_fact("rc-head-x", Role::Head, 0)]);
+        before.name = "shop".into();
+        before.serving_cluster = Some("shop-aaaaa".into());
+        before.active_cluster = Some("shop-aaaaa".into());
+        let victim = Victim {
+            name: "rc-head-x".into(),
+            uid: "uid-rc-head-x".into(),
+            ..Victim::default()
+        };
+        let mut obs = Observer::new(&victim, Role::Head, &before);
+        obs.replaces_cluster = true;
+        let head_of = |name: &str, rc: &str| {
+            pod(name, &[("ray.io/cluster", rc), ("ray.io/node-type", "head")], 0)
+        };
+        // Another RayService's new head in the namespace is not ours.
+        obs.pod(&head_of("other-bbbbb-head-z", "other-bbbbb"), false, 1.0);
+        assert!(obs.seen.new_pod.is_none());
+        obs.rayservice(&rayservice_status("shop-aaaaa", Some("shop-ccccc")), 2.0);
+        obs.pod(&head_of("shop-ccccc-head-y", "shop-ccccc"), false, 3.0);
+        assert_eq!(obs.seen.new_pod.as_ref().unwrap().0, "shop-ccccc-head-y");
+        obs.victim_gone(4.0);
+        assert!(!obs.recovered(), "the serve Service has not switched yet");
+        obs.rayservice(&rayservice_status("shop-ccccc", None), 5.0);
+        assert!(obs.recovered());
+        let events: Vec<String> = obs.timeline.iter().map(|e| e.event.clone()).collect();
+        assert!(events.contains(&"pending RayCluster shop-ccccc created".to_string()));
+        assert!(events.contains(&"serve Service switched to RayCluster shop-ccccc".to_string()));
+    }
+
+    #[test]
+    fn an_in_place_change_recovers_when_its_probe_holds() {
+        let before = facts(vec![pod_fact("rc-head-x", Role::Head, 0)]);
+        let victim = Victim {
+            name: "serveConfigV2".into(),
+            ..Victim::default()
+        };
+        let mut obs = Observer::new(&victim, Role::Head, &before);
+        obs.replaces_victim = false;
+        obs.probed = None;
+        obs.victim_gone(0.5);
+        assert!(obs.timeline.is_empty(), "no victim pod to be gone");
+        assert!(!obs.recovered());
+        obs.probe_result(false, 1.0);
+        assert!(!obs.recovered());
+        obs.probe_result(true, 3.0);
+        assert!(obs.recovered());
+        // Once applied, a later unanswered probe does not undo it.
+        obs.probe_result(false, 4.0);
+        assert!(obs.recovered());
+    }
+
+    #[test]
+    fn kuberay_names_a_rayservices_clusters_with_five_characters() {
+        assert!(generated_for("shop", "shop-ab12c"));
+        assert!(!generated_for("shop", "shop-ab12c-xyz12"), "another RayService's");
+        assert!(!generated_for("shop", "shopx-ab12c"));
+        assert!(!generated_for("shop", "shop-AB12C"));
+        assert!(!generated_for("shop", "shop-ab12"));
     }
 }

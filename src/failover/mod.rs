@@ -176,7 +176,10 @@ impl Settings {
         Ok(Settings {
             warmup: flags::duration("warmup", &args.warmup)?,
             settle: flags::duration("settle", &args.settle)?,
-            recovery_timeout: flags::duration("recovery-timeout", &args.recovery_timeout)?,
+            recovery_timeout: match &args.recovery_timeout {
+                Some(t) => flags::duration("recovery-timeout", t)?,
+                None => target::of(args.target).default_recovery_timeout(),
+            },
             request,
             routes,
         })
@@ -217,7 +220,7 @@ async fn drill(args: &FailoverArgs, global: &GlobalArgs, settings: &Settings) ->
         }
     };
     if !args.yes && !preflight::confirm(args, target, &facts)? {
-        return Err(Error::failed("not confirmed; nothing was deleted"));
+        return Err(Error::failed("not confirmed; nothing was changed"));
     }
     let ctrl_c = early.unwrap_or_else(|| stop.stop_on_ctrl_c());
     let lock = Lock::acquire(&cluster, &args.name).await?;

@@ -21,6 +21,7 @@ pub async fn check(
     ready(&facts)?;
     fault_tolerant(&facts, args.force)?;
     target.preflight(&facts)?;
+    target.preflight_cluster(cluster, &facts).await?;
     // The proxy and pod routes go through the serve Service (a --url may go anywhere).
     if args.url.is_none() || settings.has_pod_route() {
         serving_besides_the_head(&facts)?;
@@ -38,21 +39,21 @@ const POD_ROUTE_PERMISSIONS: &[(&str, &str, &str, bool)] = &[
     ("get", "", "pods/log", false),
 ];
 
-/// The permissions a drill needs: deleting pods in the namespace, what the target's strike
-/// needs besides, and the pod route's.
+/// The permissions a drill needs: what the target's strike needs, and the pod route's.
 fn permissions(
     target: &dyn Target,
     pod_route: bool,
 ) -> Vec<(&'static str, &'static str, &'static str, bool)> {
-    let delete_pods = ("delete", "", "pods", false);
     let route: &[_] = if pod_route {
         POD_ROUTE_PERMISSIONS
     } else {
         &[]
     };
-    std::iter::once(delete_pods)
-        .chain(target.permissions().iter().copied())
-        .chain(route.iter().copied())
+    target
+        .permissions()
+        .iter()
+        .chain(route)
+        .copied()
         .collect()
 }
 
@@ -135,10 +136,13 @@ pub fn confirm(args: &FailoverArgs, target: &dyn Target, facts: &Facts) -> Resul
     let victim = target.describe(facts).unwrap_or_else(|| "a pod".into());
     cluster::confirm(
         &format!(
-            "This deletes {victim} of rayservice/{} in namespace {} {} time(s). Continue?",
-            args.name, facts.namespace, args.rounds
+            "This {} {victim} of rayservice/{} in namespace {} {} time(s). Continue?",
+            target.verb(),
+            args.name,
+            facts.namespace,
+            args.rounds
         ),
-        "delete a pod",
+        "change the cluster",
     )
 }
 

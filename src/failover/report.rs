@@ -41,6 +41,14 @@ pub struct Survival {
     /// Written only when false.
     #[serde(default = "yes", skip_serializing_if = "is_yes")]
     pub replicas_checked: bool,
+    /// Whether the round replaced the whole RayCluster (an upgrade): every worker and replica
+    /// is then new by design. Written only when true.
+    #[serde(default, skip_serializing_if = "is_no")]
+    pub cluster_replaced: bool,
+}
+
+fn is_no(b: &bool) -> bool {
+    !*b
 }
 
 fn yes() -> bool {
@@ -54,6 +62,12 @@ fn is_yes(b: &bool) -> bool {
 impl Survival {
     /// One line for the text and HTML reports.
     pub fn summary(&self) -> String {
+        if self.cluster_replaced {
+            return format!(
+                "a new RayCluster replaced every worker and replica; Serve deployments back at their replica count: {}",
+                self.deployments_back()
+            );
+        }
         format!(
             "workers restarted or replaced: {}; Serve replica actors unchanged: {}",
             if self.workers_restarted_or_replaced.is_empty() {
@@ -67,6 +81,26 @@ impl Survival {
                 (true, false) => "no",
             }
         )
+    }
+}
+
+impl Survival {
+    /// Every deployment has at least as many RUNNING replicas as before (whichever they are).
+    pub fn deployments_back_at_their_count(&self) -> bool {
+        !self.replicas_before.is_empty()
+            && self.replicas_before.iter().all(|(d, ids)| {
+                self.replicas_after
+                    .get(d)
+                    .is_some_and(|a| a.len() >= ids.len())
+            })
+    }
+
+    fn deployments_back(&self) -> &'static str {
+        match (self.replicas_checked, self.deployments_back_at_their_count()) {
+            (false, _) => "not checked (the dashboard did not answer)",
+            (true, true) => "yes",
+            (true, false) => "no",
+        }
     }
 }
 
@@ -114,9 +148,10 @@ impl Round {
     }
 
     pub fn headline(&self) -> String {
-        match &self.drained_node {
-            Some(n) => format!("drained node {n} (pod {})", self.killed_pod),
-            None => format!("deleted pod {}", self.killed_pod),
+        match (&self.change, &self.drained_node) {
+            (Some(c), _) => c.clone(),
+            (None, Some(n)) => format!("drained node {n} (pod {})", self.killed_pod),
+            (None, None) => format!("deleted pod {}", self.killed_pod),
         }
     }
 }
@@ -128,6 +163,9 @@ pub struct Round {
     /// The node a node drill drained (the killed pod's node).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drained_node: Option<String>,
+    /// What a change rehearsal (upgrade, serve-config) did, in place of a pod deletion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<String>,
     pub killed_uid: String,
     pub replacement_pod: Option<String>,
     /// Unix seconds of the kill.
@@ -313,10 +351,10 @@ pub fn junit(report: &Report) -> String {
     );
     for r in &report.rounds {
         out.push_str(&format!(
-            "  <testcase classname=\"failover.{}\" name=\"round {}: delete {}\" time=\"{:.3}\">\n",
+            "  <testcase classname=\"failover.{}\" name=\"round {}: {}\" time=\"{:.3}\">\n",
             xml_escape(&report.target),
             r.round,
-            xml_escape(&r.killed_pod),
+            xml_escape(&r.headline()),
             r.requests.duration_s
         ));
         let mut problems = r.reasons.clone();

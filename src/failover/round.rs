@@ -567,6 +567,7 @@ async fn under_load(
     let (requests, phases) = recorders.combined.summaries();
     Ok(Round {
         round,
+        change: d.target.change(&victim),
         killed_pod: victim.name,
         drained_node,
         killed_uid: victim.uid,

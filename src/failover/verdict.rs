@@ -63,6 +63,7 @@ pub fn survival(before: &Facts, after: &Facts, target: &dyn Target, victim: &str
         workers_restarted_or_replaced: changed,
         replicas_unchanged: !rb.is_empty() && rb == ra,
         replicas_checked: before.dashboard_error.is_none() && after.dashboard_error.is_none(),
+        cluster_replaced: target.replaces_cluster(),
         replicas_before: rb,
         replicas_after: ra,
     }
@@ -78,7 +79,8 @@ pub fn collateral(
     survival: &Survival,
 ) -> Vec<String> {
     let mut reasons = Vec::new();
-    if !survival.workers_restarted_or_replaced.is_empty() {
+    // An upgrade replaces every pod and replica: only the replica count is judged.
+    if !target.replaces_cluster() && !survival.workers_restarted_or_replaced.is_empty() {
         reasons.push(format!(
             "{}worker pods restarted or replaced: {}",
             if target.role() == Role::Worker {
@@ -89,7 +91,8 @@ pub fn collateral(
             survival.workers_restarted_or_replaced.join(", ")
         ));
     }
-    if target.role() != Role::Head {
+    // The head must come through unless it is the victim (an in-place change has none).
+    if target.role() != Role::Head || !target.replaces_victim() {
         reasons.extend(head_losses(target, before, after));
     }
     if !survival.replicas_checked {

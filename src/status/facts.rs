@@ -508,41 +508,43 @@ fn gcs_store(env: &[k8s_openapi::api::core::v1::EnvVar]) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Serve's view through `/api/v1/namespaces/NS/services/CLUSTER-head-svc:8265/proxy/api/serve/applications/`.
+/// Serve's view of the cluster `rc`, read from its dashboard through the API server's service
+/// proxy (`…/services/RC-head-svc:8265/proxy/api/serve/applications/`), within `patience`;
+/// the error says why in one line.
+pub async fn serve_details(
+    cluster: &Cluster,
+    rc: &str,
+    patience: std::time::Duration,
+) -> std::result::Result<Value, String> {
+    let path = format!(
+        "/api/v1/namespaces/{}/services/{rc}-head-svc:{DASHBOARD_PORT}/proxy/api/serve/applications/",
+        cluster.namespace
+    );
+    let request = http::Request::get(&path)
+        .body(Vec::new())
+        .map_err(|e| e.to_string())?;
+    let text = match tokio::time::timeout(patience, cluster.client.request_text(request)).await {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => return Err(describe_kube_error(&e)),
+        Err(_) => {
+            return Err(format!(
+                "no answer within {}",
+                crate::flags::show_duration(patience)
+            ));
+        }
+    };
+    serde_json::from_str::<Value>(&text).map_err(|e| format!("not JSON: {e}"))
+}
+
 async fn read_dashboard(
     cluster: &Cluster,
     rc: &str,
     facts: &mut Facts,
     patience: std::time::Duration,
 ) {
-    let path = format!(
-        "/api/v1/namespaces/{}/services/{rc}-head-svc:{DASHBOARD_PORT}/proxy/api/serve/applications/",
-        cluster.namespace
-    );
-    let request = match http::Request::get(&path).body(Vec::new()) {
-        Ok(r) => r,
-        Err(e) => {
-            facts.dashboard_error = Some(e.to_string());
-            return;
-        }
-    };
-    let text = match tokio::time::timeout(patience, cluster.client.request_text(request)).await {
-        Ok(Ok(t)) => t,
-        Ok(Err(e)) => {
-            facts.dashboard_error = Some(describe_kube_error(&e));
-            return;
-        }
-        Err(_) => {
-            facts.dashboard_error = Some(format!(
-                "no answer within {}",
-                crate::flags::show_duration(patience)
-            ));
-            return;
-        }
-    };
-    match serde_json::from_str::<Value>(&text) {
+    match serve_details(cluster, rc, patience).await {
         Ok(v) => apply_serve_details(&v, facts),
-        Err(e) => facts.dashboard_error = Some(format!("not JSON: {e}")),
+        Err(e) => facts.dashboard_error = Some(e),
     }
 }
 

@@ -318,6 +318,7 @@ pub fn synthetic_drill() -> Value {
             round: 1,
             killed_pod: "synthetic-head-old".into(),
             drained_node: None,
+            change: None,
             killed_uid: "uid".into(),
             replacement_pod: Some("synthetic-head-new".into()),
             killed_at_unix: summary.started_unix + 5.0,

@@ -6,6 +6,8 @@
 mod head;
 mod node;
 mod redis;
+mod serve_config;
+mod upgrade;
 mod worker;
 
 use std::time::Instant;
@@ -22,8 +24,8 @@ use crate::error::{Error, Result};
 use crate::rayservice::Role;
 use crate::status::Facts;
 
-/// The pod a round deletes.
-#[derive(Debug, Clone)]
+/// The pod a round deletes (for a change rehearsal: the pod the change replaces, if any).
+#[derive(Debug, Clone, Default)]
 pub struct Victim {
     pub name: String,
     pub uid: String,
@@ -31,6 +33,9 @@ pub struct Victim {
     pub node: Option<String>,
     /// Label selectors of the pods the round follows; its replacement is among them.
     pub follow: Vec<String>,
+    /// The value a change rehearsal writes, unique to the round: how its probe knows the
+    /// change is through.
+    pub mark: Option<String>,
 }
 
 pub trait Target: Sync {
@@ -64,10 +69,51 @@ pub trait Target: Sync {
     fn head_restart_cause(&self) -> &'static str {
         ""
     }
-    /// Permissions the strike needs beyond deleting pods in the namespace: (verb, group,
-    /// resource or resource/subresource, cluster-scoped), checked before anything is touched.
+    /// Permissions the strike needs: (verb, group, resource or resource/subresource,
+    /// cluster-scoped), checked before anything is touched.
     fn permissions(&self) -> &'static [(&'static str, &'static str, &'static str, bool)] {
-        &[]
+        &[DELETE_PODS]
+    }
+    /// How long a round waits for full recovery unless `--recovery-timeout` says.
+    fn default_recovery_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(300)
+    }
+    /// What the confirmation says the drill does to its victim ("deletes").
+    fn verb(&self) -> &'static str {
+        "deletes"
+    }
+    /// Checks that read more of the cluster than the facts (room for a second RayCluster).
+    fn preflight_cluster<'a>(
+        &'a self,
+        _cluster: &'a Cluster,
+        _facts: &'a Facts,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Whether recovery waits for a pod that replaces the victim (an in-place change replaces
+    /// none).
+    fn replaces_victim(&self) -> bool {
+        true
+    }
+    /// Whether the strike makes KubeRay replace the whole RayCluster (an upgrade): recovery
+    /// then also waits for the serve Service to switch to the new cluster, and every pod and
+    /// replica of the old one is expected to go.
+    fn replaces_cluster(&self) -> bool {
+        false
+    }
+    /// A check follow polls (every 2 s) until it holds; recovery waits for it too. For what
+    /// no watch shows (Serve applied a new config).
+    fn probe<'a>(
+        &'a self,
+        _cluster: &'a Cluster,
+        _facts: &'a Facts,
+        _victim: &'a Victim,
+    ) -> Option<BoxFuture<'a, Result<bool>>> {
+        None
+    }
+    /// What a round did, in place of "deleted pod X", for a strike that deletes no pod.
+    fn change(&self, _victim: &Victim) -> Option<String> {
+        None
     }
     /// The strike itself: deletes the victim pod. A target that does more (a node drain) says
     /// what it leaves running and what must be undone, however the round ends.
@@ -82,6 +128,9 @@ pub trait Target: Sync {
         })
     }
 }
+
+/// What deleting a pod needs.
+pub const DELETE_PODS: (&str, &str, &str, bool) = ("delete", "", "pods", false);
 
 /// What a strike acts on.
 pub struct StrikeAt<'a> {
@@ -152,6 +201,8 @@ pub fn of(target: FailoverTarget) -> &'static dyn Target {
         FailoverTarget::Worker => &worker::Worker,
         FailoverTarget::Redis => &redis::Redis,
         FailoverTarget::Node => &node::NODE_OF_A_WORKER,
+        FailoverTarget::Upgrade => &upgrade::Upgrade,
+        FailoverTarget::ServeConfig => &serve_config::ServeConfig,
     }
 }
 
@@ -162,6 +213,8 @@ pub fn for_args(args: &FailoverArgs) -> Result<Box<dyn Target>> {
         FailoverTarget::Head => Box::new(head::Head),
         FailoverTarget::Worker => Box::new(worker::Worker),
         FailoverTarget::Redis => Box::new(redis::Redis),
+        FailoverTarget::Upgrade => Box::new(upgrade::Upgrade),
+        FailoverTarget::ServeConfig => Box::new(serve_config::ServeConfig),
     })
 }
 
@@ -185,6 +238,7 @@ fn ray_pod_victim(facts: &Facts, role: Role) -> Result<Victim> {
         uid: p.uid.clone(),
         node: p.node.clone(),
         follow: vec![ray_pods_selector(facts)],
+        mark: None,
     })
 }
 

@@ -148,6 +148,7 @@ impl Target for Node {
                         uid: p.uid.clone(),
                         node: Some(node.to_string()),
                         follow: vec![ray_pods_selector(facts)],
+                        mark: None,
                     });
                 }
                 crowded.push(format!("{node} ({})", ours.join(", ")));
@@ -179,6 +180,7 @@ impl Target for Node {
 
     fn permissions(&self) -> &'static [(&'static str, &'static str, &'static str, bool)] {
         &[
+            super::DELETE_PODS,
             ("patch", "", "nodes", true),
             ("list", "", "pods", true),
             ("create", "", "pods/eviction", true),

@@ -50,6 +50,7 @@ impl Target for Redis {
                 uid: p.metadata.uid.unwrap_or_default(),
                 // Losing Redis must not take the GCS down: follow the Ray pods too.
                 follow: vec![selector, ray_pods_selector(facts)],
+                mark: None,
             })
         })
     }
