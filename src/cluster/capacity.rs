@@ -1670,7 +1670,10 @@ fn spread_count<'p>(rule: &'p Spread, pod: &NewPod, world: &World) -> SpreadCoun
         // Fewer domains than minDomains: the scheduler takes the minimum as 0.
         fewest = Some((
             0,
-            format!("(minDomains {min_domains} > {} domains)", counts.len()),
+            format!(
+                "a domain short of minDomains {min_domains} ({} eligible)",
+                counts.len()
+            ),
         ));
     }
     SpreadCount {
@@ -2646,6 +2649,24 @@ mod tests {
         );
         let refusal = r.refusal().unwrap();
         assert!(refusal.contains("worker pod 1 of 1 (cpu 2, memory 4Gi) fits on no schedulable node (n1: spread maxSkew 1: 3 matching pods would be here, 0 on n2; n2: cpu 1 of 1 free)"), "{refusal}");
+        // Serving workers being deleted no longer count.
+        let going: Vec<Placed> = pods
+            .iter()
+            .cloned()
+            .map(|p| Placed {
+                terminating: true,
+                ..p
+            })
+            .collect();
+        let r = room(
+            &nodes,
+            going,
+            &config(
+                1,
+                json!({"topologySpreadConstraints": [spread_rule(false, "Honor")]}),
+            ),
+        );
+        assert_eq!(where_placed(&r, "worker"), [Some("n1".to_string())]);
         // The bundle's rule places it.
         let r = room(
             &nodes,
@@ -2695,6 +2716,30 @@ mod tests {
             ),
         );
         assert!(where_placed(&r, "worker")[0].is_some());
+    }
+
+    #[test]
+    fn min_domains_takes_the_fewest_as_zero_while_domains_are_missing() {
+        let nodes = [node("n1", "16", "32Gi"), node("n2", "16", "32Gi")];
+        let mut rule = spread_rule(true, "Honor");
+        let r = room(
+            &nodes,
+            Vec::new(),
+            &config(3, json!({"topologySpreadConstraints": [rule.clone()]})),
+        );
+        assert_eq!(r.refusal(), None);
+        rule["minDomains"] = json!(3);
+        let r = room(
+            &nodes,
+            Vec::new(),
+            &config(3, json!({"topologySpreadConstraints": [rule]})),
+        );
+        let some = |n: &str| Some(n.to_string());
+        assert_eq!(where_placed(&r, "worker"), [some("n1"), some("n2"), None]);
+        assert_eq!(
+            reason(&r, "worker pod 3 of 3", "n1"),
+            "spread maxSkew 1: 2 matching pods would be here, 0 on a domain short of minDomains 3 (2 eligible)"
+        );
     }
 
     #[test]
