@@ -2,6 +2,7 @@
 //! else `~/.kube/config`, else the in-cluster service account; `--context`; `-n`, else the
 //! context's namespace. Plus the small API helpers the commands share.
 
+pub mod capacity;
 mod deadline;
 pub mod drain;
 
