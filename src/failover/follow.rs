@@ -478,7 +478,9 @@ impl Observer<'_> {
     fn clusters_changed(&mut self, rs: &RayService, t: f64) {
         let active = rs.active.as_ref().map(|c| c.name.clone());
         let pending = rs.pending.as_ref().map(|c| c.name.clone());
-        self.seen.clusters.extend(active.iter().chain(&pending).cloned());
+        self.seen
+            .clusters
+            .extend(active.iter().chain(&pending).cloned());
         if pending != self.seen.pending
             && let Some(p) = &pending
         {
@@ -509,7 +511,11 @@ fn generated_for(rayservice: &str, rc: &str) -> bool {
 
 /// A pod's role in the bundle: a Ray pod by KubeRay's label, Redis by the bundle's.
 fn pod_role(pod: &Pod) -> Option<Role> {
-    if rayservice::label(pod, "ray.io/node-type").is_some() {
+    // KubeRay labels its Redis cleanup Job's pod too (node-type redis-cleanup): not a Ray node.
+    if matches!(
+        rayservice::label(pod, "ray.io/node-type"),
+        Some("head" | "worker")
+    ) {
         Some(Role::of_ray_pod(pod))
     } else if rayservice::label(pod, "app.kubernetes.io/name") == Some("redis") {
         Some(Role::Redis)
@@ -661,7 +667,11 @@ mod tests {
         let mut obs = Observer::new(&victim, Role::Head, &before);
         obs.replaces_cluster = true;
         let head_of = |name: &str, rc: &str| {
-            pod(name, &[("ray.io/cluster", rc), ("ray.io/node-type", "head")], 0)
+            pod(
+                name,
+                &[("ray.io/cluster", rc), ("ray.io/node-type", "head")],
+                0,
+            )
         };
         // Another RayService's new head in the namespace is not ours.
         obs.pod(&head_of("other-bbbbb-head-z", "other-bbbbb"), false, 1.0);
@@ -703,7 +713,10 @@ mod tests {
     #[test]
     fn kuberay_names_a_rayservices_clusters_with_five_characters() {
         assert!(generated_for("shop", "shop-ab12c"));
-        assert!(!generated_for("shop", "shop-ab12c-xyz12"), "another RayService's");
+        assert!(
+            !generated_for("shop", "shop-ab12c-xyz12"),
+            "another RayService's"
+        );
         assert!(!generated_for("shop", "shopx-ab12c"));
         assert!(!generated_for("shop", "shop-AB12C"));
         assert!(!generated_for("shop", "shop-ab12"));

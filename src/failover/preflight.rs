@@ -49,12 +49,7 @@ fn permissions(
     } else {
         &[]
     };
-    target
-        .permissions()
-        .iter()
-        .chain(route)
-        .copied()
-        .collect()
+    target.permissions().iter().chain(route).copied().collect()
 }
 
 /// Every permission the drill needs, each asked of the API server; every missing one is named

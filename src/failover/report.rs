@@ -96,7 +96,10 @@ impl Survival {
     }
 
     fn deployments_back(&self) -> &'static str {
-        match (self.replicas_checked, self.deployments_back_at_their_count()) {
+        match (
+            self.replicas_checked,
+            self.deployments_back_at_their_count(),
+        ) {
             (false, _) => "not checked (the dashboard did not answer)",
             (true, true) => "yes",
             (true, false) => "no",

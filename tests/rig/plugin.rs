@@ -2,6 +2,7 @@
 //! `query` against a real API server and the real KubeRay operator (real Ray for the `real_ray`
 //! trials, in real_ray.rs).
 
+mod change;
 mod cleanup;
 mod guide;
 mod matrix;

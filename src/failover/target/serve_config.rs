@@ -164,7 +164,12 @@ fn applied(details: &Value, mark: &str) -> bool {
         if app["status"] != "RUNNING" {
             return false;
         }
-        for d in app["deployments"].as_object().into_iter().flatten().map(|(_, d)| d) {
+        for d in app["deployments"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(_, d)| d)
+        {
             if d["status"] != "HEALTHY" {
                 return false;
             }
@@ -198,7 +203,10 @@ mod tests {
         // A second round bumps the value.
         let rs = json!({"spec": {"serveConfigV2": text}});
         let (again, _) = bumped("shop", &rs, "43").unwrap();
-        assert!(again.contains("'43'") || again.contains("\"43\""), "{again}");
+        assert!(
+            again.contains("'43'") || again.contains("\"43\""),
+            "{again}"
+        );
     }
 
     #[test]
@@ -208,7 +216,10 @@ mod tests {
         assert!(e.contains("no spec.serveConfigV2"), "{e}");
         let without = json!({"spec": {"serveConfigV2": "applications:\n- name: a\n  deployments:\n  - name: D\n"}});
         let e = bumped("shop", &without, "1").unwrap_err().to_string();
-        assert!(e.contains("no deployment") && e.contains("user_config"), "{e}");
+        assert!(
+            e.contains("no deployment") && e.contains("user_config"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -224,7 +235,10 @@ mod tests {
             }}}})
         };
         assert!(applied(&details(Some("7"), "HEALTHY"), "7"));
-        assert!(!applied(&details(Some("6"), "HEALTHY"), "7"), "the previous round's value");
+        assert!(
+            !applied(&details(Some("6"), "HEALTHY"), "7"),
+            "the previous round's value"
+        );
         assert!(!applied(&details(None, "HEALTHY"), "7"), "not yet sent");
         assert!(!applied(&details(Some("7"), "UPDATING"), "7"));
         assert!(!applied(&json!({}), "7"));

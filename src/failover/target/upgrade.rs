@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 use kube::api::{Patch, PatchParams};
 
 use super::{Strike, StrikeAt, Target, Victim};
-use crate::cluster::{Cluster, KubeContext};
+use crate::cluster::{Cluster, KubeContext, capacity};
 use crate::error::{Error, Result};
 use crate::failover::report::Survival;
 use crate::rayservice::{self, Role};
@@ -40,8 +40,14 @@ impl Target for Upgrade {
         "upgrades (a new RayCluster replaces)"
     }
 
+    /// The patch, and what the capacity preflight reads (nodes and the pods on them).
     fn permissions(&self) -> &'static [(&'static str, &'static str, &'static str, bool)] {
-        &[("patch", "ray.io", "rayservices", false)]
+        const P: &[(&str, &str, &str, bool)] = &[
+            ("patch", "ray.io", "rayservices", false),
+            capacity::PERMISSIONS[0],
+            capacity::PERMISSIONS[1],
+        ];
+        P
     }
 
     /// An upgrade already under way would be measured half-way.
@@ -62,21 +68,25 @@ impl Target for Upgrade {
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let rs = rayservice::get_value(cluster, &facts.name).await?;
-            upgrades_to_a_new_cluster(&facts.name, &rs["spec"]["upgradeStrategy"]["type"])
+            upgrades_to_a_new_cluster(&facts.name, &rs["spec"]["upgradeStrategy"]["type"])?;
+            // Both clusters run side by side until the switch: without room for the new one
+            // its pods stay Pending and the upgrade never ends.
+            let room =
+                capacity::room_for_new_cluster(cluster, &rs["spec"]["rayClusterConfig"]).await?;
+            match room.refusal() {
+                Some(r) => Err(Error::failed(format!("{r}; nothing was changed"))),
+                None => Ok(()),
+            }
         })
     }
 
     fn describe(&self, facts: &Facts) -> Option<String> {
-        facts
-            .serving_cluster()
-            .map(|rc| format!("RayCluster {rc}"))
+        facts.serving_cluster().map(|rc| format!("RayCluster {rc}"))
     }
 
     fn pick<'a>(&'a self, _: &'a Cluster, facts: &'a Facts) -> BoxFuture<'a, Result<Victim>> {
         Box::pin(async move {
-            let head = facts
-                .head()
-                .ok_or_else(|| Error::failed("no head pod"))?;
+            let head = facts.head().ok_or_else(|| Error::failed("no head pod"))?;
             Ok(Victim {
                 name: head.name.clone(),
                 uid: head.uid.clone(),
@@ -166,7 +176,10 @@ mod tests {
             upgrades_to_a_new_cluster("shop", &json!("NewClusterWithIncrementalUpgrade"))
                 .unwrap_err()
                 .to_string();
-        assert!(incremental.contains("NewCluster upgrades only"), "{incremental}");
+        assert!(
+            incremental.contains("NewCluster upgrades only"),
+            "{incremental}"
+        );
     }
 
     #[test]
@@ -177,7 +190,10 @@ mod tests {
             ..Facts::default()
         };
         let e = Upgrade.preflight(&facts).unwrap_err().to_string();
-        assert!(e.contains("already upgrading") && e.contains("shop-abcde"), "{e}");
+        assert!(
+            e.contains("already upgrading") && e.contains("shop-abcde"),
+            "{e}"
+        );
         assert!(Upgrade.preflight(&Facts::default()).is_ok());
     }
 

@@ -1,0 +1,152 @@
+//! Change rehearsals on real Ray: `failover --target serve-config` updates the Serve config in
+//! place with every replica kept, and `--target upgrade` is refused by its capacity preflight
+//! on a cluster without room for a second RayCluster, with nothing changed. (A full upgrade
+//! round takes 4–8 minutes on the rig: scripts/upgrade.sh measures it by hand.)
+
+use serde_json::Value;
+
+use super::{passing_failover, text};
+use crate::harness::{Rig, TestResult, ensure};
+
+/// Two in-place Serve config updates under load: no failure, recovery when Serve reports the
+/// new user_config, replica actors and pods unchanged, the key in the spec.
+pub(super) fn serve_config_rehearsal(rig: &Rig, ns: &str) -> TestResult {
+    let report = passing_failover(rig, ns, &["--target", "serve-config", "--rounds", "2"])?;
+    ensure(
+        report["target"] == "serve-config",
+        "report target is not serve-config",
+    )?;
+    let mut marks = Vec::new();
+    for round in report["rounds"].as_array().ok_or("no rounds")? {
+        let change = round["change"].as_str().unwrap_or_default();
+        println!(
+            "serve-config round {}: {change}, recovery {} s, {} of {} failed",
+            round["round"],
+            round["recovery_s"],
+            round["requests"]["failures"],
+            round["requests"]["requests"]
+        );
+        ensure(
+            change.starts_with("updated the Serve config in place"),
+            format!("change: {change:?}"),
+        )?;
+        ensure(
+            round["survival"]["replicas_unchanged"] == true
+                && round["survival"]["workers_restarted_or_replaced"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty),
+            format!("replicas or workers replaced: {}", round["survival"]),
+        )?;
+        let applied = round["timeline"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["event"] == "the change is applied (Serve reports it)");
+        ensure(applied, format!("timeline: {}", round["timeline"]))?;
+        marks.push(change.to_string());
+    }
+    ensure(marks[0] != marks[1], "both rounds wrote the same value")?;
+    let config = rig.kubectl(&[
+        "get",
+        "rayservices.ray.io",
+        "rayservice-ha",
+        "-n",
+        ns,
+        "-o",
+        "jsonpath={.spec.serveConfigV2}",
+    ])?;
+    ensure(
+        config.contains("rayha_rehearsal"),
+        "the spec's serveConfigV2 has no rayha_rehearsal",
+    )
+}
+
+/// Uncordons the nodes it cordoned, however the trial ends.
+struct Cordoned<'a> {
+    rig: &'a Rig,
+    nodes: Vec<String>,
+}
+
+impl Drop for Cordoned<'_> {
+    fn drop(&mut self) {
+        let mut args = vec!["uncordon"];
+        args.extend(self.nodes.iter().map(String::as_str));
+        if let Err(e) = self.rig.kubectl(&args) {
+            eprintln!("could not uncordon {:?}: {e}", self.nodes);
+        }
+    }
+}
+
+fn generation(rig: &Rig, ns: &str) -> Result<String, String> {
+    rig.kubectl(&[
+        "get",
+        "rayservices.ray.io",
+        "rayservice-ha",
+        "-n",
+        ns,
+        "-o",
+        "jsonpath={.metadata.generation}",
+    ])
+}
+
+/// Every node cordoned: the upgrade rehearsal is refused with the numbers (exit 1), and the
+/// RayService is not changed.
+pub(super) fn upgrade_without_room_is_refused(rig: &Rig, ns: &str) -> TestResult {
+    let nodes: Vec<String> = rig
+        .items(&["nodes"])?
+        .iter()
+        .filter(|n| n["spec"]["unschedulable"] != true)
+        .filter_map(|n| n["metadata"]["name"].as_str().map(String::from))
+        .collect();
+    let before = generation(rig, ns)?;
+    let mut args = vec!["cordon"];
+    args.extend(nodes.iter().map(String::as_str));
+    rig.kubectl(&args)?;
+    let _uncordon = Cordoned { rig, nodes };
+    let out = rig.rayha(
+        &[
+            "failover",
+            "rayservice-ha",
+            "-n",
+            ns,
+            "-y",
+            "--target",
+            "upgrade",
+        ],
+        None,
+    );
+    let (_, stderr) = text(&out);
+    println!("upgrade without room: {}", stderr.trim());
+    ensure(
+        out.status.code() == Some(1),
+        format!("exit {:?}: {stderr}", out.status.code()),
+    )?;
+    for part in [
+        "no room for a second RayCluster",
+        "cpu",
+        "cordoned",
+        "nothing was changed",
+    ] {
+        ensure(stderr.contains(part), format!("no {part:?} in: {stderr}"))?;
+    }
+    let after = generation(rig, ns)?;
+    ensure(
+        before == after,
+        format!("the RayService changed: generation {before} -> {after}"),
+    )?;
+    let pending: Value = serde_json::from_str(&rig.kubectl(&[
+        "get",
+        "rayservices.ray.io",
+        "rayservice-ha",
+        "-n",
+        ns,
+        "-o",
+        "jsonpath={.status}",
+    ])?)
+    .map_err(|e| e.to_string())?;
+    ensure(
+        pending.get("pendingServiceStatus").is_none()
+            || pending["pendingServiceStatus"]["rayClusterName"].is_null(),
+        format!("a pending cluster: {}", pending["pendingServiceStatus"]),
+    )
+}
