@@ -52,18 +52,19 @@ sleep 20
 
 T0=$(date +%s.%N)
 since() { echo "$(date +%s.%N) - $T0" | bc | xargs printf '%.1f'; }
+# In the background: `kubectl rayha apply` waits until the RayService is Ready again.
 case $WHAT in
   bundle)
     "$RAYHA" apply -n "$NS" --import-path rayha_fruit.app:deployment_graph --working-dir "" \
-      --ray-version "$TO" --timeout 10m > "$OUT/apply.log" 2>&1 ;;
+      --ray-version "$TO" --timeout 20m > "$OUT/apply.log" 2>&1 & ;;
   guide)
     sed -e 's#import_path: fruit.deployment_graph#import_path: rayha_fruit.app:deployment_graph#' \
         -e '/runtime_env:/d' -e '/working_dir: "https/d' \
         -e '/- name: ray-head/{n;a\            env: [{name: RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT, value: "180"}]' -e '}' \
         -e "s#rayproject/ray:$FROM#rayproject/ray:$TO#" -e "s#rayVersion: \"$FROM\"#rayVersion: \"$TO\"#" \
-        tests/data/kuberay/ray-service.high-availability.yaml | kubectl apply -n "$NS" -f - > "$OUT/apply.log" ;;
+        tests/data/kuberay/ray-service.high-availability.yaml | kubectl apply -n "$NS" -f - > "$OUT/apply.log" 2>&1 & ;;
 esac
-echo "+$(since) s  applied ($(tr '\n' ' ' < "$OUT/apply.log" | cut -c1-160))"
+APPLY_PID=$!
 
 PENDING="" SWITCHED="" GONE=""
 while :; do
@@ -76,7 +77,12 @@ while :; do
   if [ -n "$SWITCHED" ] && [ -z "$GONE" ] && ! kubectl get rayclusters.ray.io "$OLD" -n "$NS" >/dev/null 2>&1; then
     GONE=1; echo "+$(since) s  old RayCluster $OLD gone"
   fi
-  [ -n "$GONE" ] && break
+  if [ -n "$APPLY_PID" ] && ! kill -0 "$APPLY_PID" 2>/dev/null; then
+    wait "$APPLY_PID" && rc=0 || rc=$?
+    echo "+$(since) s  apply ended (exit $rc): $(tail -1 "$OUT/apply.log" | cut -c1-120)"
+    APPLY_PID=""
+  fi
+  [ -n "$GONE" ] && [ -z "$APPLY_PID" ] && break
   if [ "$(since | cut -d. -f1)" -ge $DEADLINE ]; then echo "not done within $DEADLINE s" >&2; break; fi
   sleep 1
 done
