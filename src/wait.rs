@@ -39,17 +39,23 @@ pub struct Progress {
     pub ready_reason: Option<String>,
     /// A Serve application reporting a problem: (app, failed for good, its message in a line).
     pub app_trouble: Option<(String, bool, String)>,
+    /// Whether KubeRay's status is of the current spec (`status.observedGeneration` has caught
+    /// up with `metadata.generation`): right after an apply, the status is still the old one's.
+    pub observed: bool,
+    /// The serving cluster while a new-cluster upgrade runs beside it: the progress is then the
+    /// new (pending) cluster's, and Ready waits for the switch.
+    pub upgrading_from: Option<String>,
 }
 
 impl Progress {
     /// How many of the steps are done (a step counts only when the ones before it are).
     pub fn done(&self) -> usize {
         let flags = [
-            self.cluster_name.is_some(),
+            self.observed && self.cluster_name.is_some(),
             self.head_ready,
             self.workers_total > 0 && self.workers_ready >= self.workers_total,
             self.apps_total > 0 && self.apps_running >= self.apps_total,
-            self.ready,
+            self.ready && self.upgrading_from.is_none(),
         ];
         flags.iter().take_while(|f| **f).count()
     }
@@ -65,11 +71,17 @@ impl Progress {
         )
     }
 
-    fn update_from_rayservice(&mut self, rs: &Value) {
-        let rs = RayService::from_value(rs);
-        let serving = rs.serving();
-        self.cluster_name = serving.map(|c| c.name.clone());
-        (self.apps_running, self.apps_total) = serving.map_or((0, 0), |c| c.apps_running());
+    fn update_from_rayservice(&mut self, value: &Value) {
+        self.observed = observed(value);
+        let rs = RayService::from_value(value);
+        // An upgrade: follow the new cluster; the old one serves until the switch.
+        let (following, upgrading_from) = match (&rs.active, &rs.pending) {
+            (Some(active), Some(pending)) => (Some(pending), Some(active.name.clone())),
+            _ => (rs.serving(), None),
+        };
+        self.upgrading_from = upgrading_from;
+        self.cluster_name = following.map(|c| c.name.clone());
+        (self.apps_running, self.apps_total) = following.map_or((0, 0), |c| c.apps_running());
         self.serve_endpoints = rs.num_serve_endpoints;
         self.ready = rs.is_ready();
         self.ready_reason = rs.ready_reason().map(str::to_string);
@@ -98,6 +110,18 @@ impl Progress {
             .filter(ours)
             .filter(|p| !is_head(p) && pod_ready(p))
             .count();
+    }
+}
+
+/// Whether the status is of the spec as it is now; a KubeRay that does not write
+/// `observedGeneration` is taken at its word.
+fn observed(rs: &Value) -> bool {
+    match (
+        rs["metadata"]["generation"].as_i64(),
+        rs["status"]["observedGeneration"].as_i64(),
+    ) {
+        (Some(generation), Some(seen)) => seen >= generation,
+        _ => true,
     }
 }
 
@@ -144,6 +168,14 @@ impl Reporter {
         if let Some(b) = &self.bar {
             let next = STEPS.get(done).copied().unwrap_or("done");
             b.set_message(format!("waiting: {next} ({})", p.detail()));
+        }
+    }
+
+    /// A line between the steps (above the spinner on a terminal).
+    fn note(&self, line: &str) {
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => eprintln!("{line}"),
         }
     }
 
@@ -218,6 +250,7 @@ pub async fn until_ready(
     let mut rs_stream = rs_stream;
     let mut pod_stream = pod_store_stream;
     let mut trouble_since = None;
+    let mut upgrade_told = false;
     // Wakes the loop while an application's error ages, when no event comes.
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
@@ -253,6 +286,14 @@ pub async fn until_ready(
         }
         let list: Vec<Pod> = pods.values().cloned().collect();
         progress.update_from_pods(&list);
+        if !upgrade_told
+            && let (Some(old), Some(new)) = (&progress.upgrading_from, &progress.cluster_name)
+        {
+            upgrade_told = true;
+            reporter.note(&format!(
+                "KubeRay is upgrading rayservice/{name} to a new RayCluster {new}; {old} serves until the switch"
+            ));
+        }
         reporter.show(&progress);
         if !progress.ready
             && let Some(e) = app_gives_up(&progress, &mut trouble_since, name)
@@ -309,5 +350,53 @@ mod tests {
         // Trouble gone: the clock starts again.
         assert!(app_gives_up(&Progress::default(), &mut since, "rs").is_none());
         assert!(since.is_none());
+    }
+
+    fn rayservice(generation: i64, observed: i64, active: &str, pending: Option<&str>) -> Value {
+        let apps = serde_json::json!({"fruit": {"status": "RUNNING"}});
+        let mut status = serde_json::json!({
+            "observedGeneration": observed,
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "numServeEndpoints": 3,
+            "activeServiceStatus": {"rayClusterName": active, "applicationStatuses": apps},
+        });
+        if let Some(p) = pending {
+            status["pendingServiceStatus"] = serde_json::json!({"rayClusterName": p, "applicationStatuses": {"fruit": {"status": "DEPLOYING"}}});
+        }
+        serde_json::json!({
+            "metadata": {"name": "rs", "generation": generation},
+            "spec": {"rayClusterConfig": {"workerGroupSpecs": [{"replicas": 1}]}},
+            "status": status,
+        })
+    }
+
+    #[test]
+    fn a_status_of_the_previous_spec_is_no_progress() {
+        let mut p = Progress::default();
+        p.update_from_rayservice(&rayservice(3, 2, "rs-aaaaa", None));
+        assert!(!p.observed);
+        assert_eq!(p.done(), 0, "the old cluster's state right after an apply");
+        p.update_from_rayservice(&rayservice(3, 3, "rs-aaaaa", None));
+        assert!(p.observed && p.done() >= 1);
+    }
+
+    #[test]
+    fn an_upgrade_is_followed_on_the_new_cluster_until_the_switch() {
+        let mut p = Progress {
+            head_ready: true,
+            workers_ready: 1,
+            ..Progress::default()
+        };
+        p.update_from_rayservice(&rayservice(4, 4, "rs-aaaaa", Some("rs-bbbbb")));
+        assert_eq!(p.cluster_name.as_deref(), Some("rs-bbbbb"));
+        assert_eq!(p.upgrading_from.as_deref(), Some("rs-aaaaa"));
+        assert_eq!(
+            p.apps_running, 0,
+            "the new cluster's apps, not the old one's"
+        );
+        assert!(p.done() < STEPS.len(), "Ready only after the switch");
+        p.update_from_rayservice(&rayservice(4, 4, "rs-bbbbb", None));
+        assert_eq!(p.upgrading_from, None);
+        assert_eq!(p.done(), STEPS.len());
     }
 }

@@ -114,8 +114,11 @@ pub async fn follow(d: &Drill<'_>, w: Watch<'_>) -> Result<Followed> {
             _ = renew.tick() => d.lock.renew().await,
             _ = probe_every.tick(), if obs.probed != Some(true) => {
                 if let Some(probe) = d.target.probe(cluster, w.before, w.victim) {
-                    let held = probe.await.unwrap_or(false);
-                    obs.probe_result(held, t);
+                    // A probe may wait seconds for the dashboard: Ctrl-C must not.
+                    tokio::select! {
+                        held = probe => obs.probe_result(held.unwrap_or(false), t),
+                        _ = d.stop.wait() => return Ok(obs.end(recovered_at)),
+                    }
                 }
             }
             _ = &mut deadline, if recovered_at.is_none() => return Ok(obs.end(None)),
