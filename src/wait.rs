@@ -154,15 +154,11 @@ impl Reporter {
     fn show(&mut self, p: &Progress) {
         let done = p.done();
         while self.printed < done {
-            let line = format!(
+            self.note(&format!(
                 "[{:>5.1}s] {}",
                 self.start.elapsed().as_secs_f64(),
                 STEPS[self.printed]
-            );
-            match &self.bar {
-                Some(b) => b.println(line),
-                None => eprintln!("{line}"),
-            }
+            ));
             self.printed += 1;
         }
         if let Some(b) = &self.bar {

@@ -131,6 +131,13 @@ pub trait Target: Sync {
 
 /// What deleting a pod needs.
 pub const DELETE_PODS: (&str, &str, &str, bool) = ("delete", "", "pods", false);
+/// What a change rehearsal's patch of the RayService needs.
+pub const PATCH_RAYSERVICES: (&str, &str, &str, bool) = ("patch", "ray.io", "rayservices", false);
+
+/// The value a change rehearsal writes: new each round (unix seconds).
+fn round_mark() -> Option<String> {
+    Some(format!("{:.0}", crate::failover::now_unix()))
+}
 
 /// What a strike acts on.
 pub struct StrikeAt<'a> {

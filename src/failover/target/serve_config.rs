@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 use kube::api::{Patch, PatchParams};
 use serde_json::Value;
 
-use super::{Strike, StrikeAt, Target, Victim, ray_pods_selector};
+use super::{PATCH_RAYSERVICES, Strike, StrikeAt, Target, Victim, ray_pods_selector, round_mark};
 use crate::cluster::{Cluster, KubeContext};
 use crate::error::{Error, Result};
 use crate::rayservice::{self, Role};
@@ -37,7 +37,7 @@ impl Target for ServeConfig {
     }
 
     fn permissions(&self) -> &'static [(&'static str, &'static str, &'static str, bool)] {
-        &[("patch", "ray.io", "rayservices", false)]
+        &[PATCH_RAYSERVICES]
     }
 
     fn preflight_cluster<'a>(
@@ -64,7 +64,7 @@ impl Target for ServeConfig {
                 // Not a pod name (pods are lowercase): no pod is taken for the victim.
                 name: "serveConfigV2".into(),
                 follow: vec![ray_pods_selector(facts)],
-                mark: Some(format!("{:.0}", crate::failover::now_unix())),
+                mark: round_mark(),
                 ..Victim::default()
             })
         })

@@ -6,7 +6,7 @@
 use futures::future::BoxFuture;
 use kube::api::{Patch, PatchParams};
 
-use super::{Strike, StrikeAt, Target, Victim};
+use super::{PATCH_RAYSERVICES, Strike, StrikeAt, Target, Victim, round_mark};
 use crate::cluster::{Cluster, KubeContext, capacity};
 use crate::error::{Error, Result};
 use crate::failover::report::Survival;
@@ -43,7 +43,7 @@ impl Target for Upgrade {
     /// The patch, and what the capacity preflight reads (nodes and the pods on them).
     fn permissions(&self) -> &'static [(&'static str, &'static str, &'static str, bool)] {
         const P: &[(&str, &str, &str, bool)] = &[
-            ("patch", "ray.io", "rayservices", false),
+            PATCH_RAYSERVICES,
             capacity::PERMISSIONS[0],
             capacity::PERMISSIONS[1],
         ];
@@ -92,7 +92,7 @@ impl Target for Upgrade {
                 uid: head.uid.clone(),
                 node: None,
                 follow: vec![RAY_PODS.into()],
-                mark: Some(format!("{:.0}", crate::failover::now_unix())),
+                mark: round_mark(),
             })
         })
     }

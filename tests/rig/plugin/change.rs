@@ -46,15 +46,10 @@ pub(super) fn serve_config_rehearsal(rig: &Rig, ns: &str) -> TestResult {
         marks.push(change.to_string());
     }
     ensure(marks[0] != marks[1], "both rounds wrote the same value")?;
-    let config = rig.kubectl(&[
-        "get",
-        "rayservices.ray.io",
-        "rayservice-ha",
-        "-n",
-        ns,
-        "-o",
-        "jsonpath={.spec.serveConfigV2}",
-    ])?;
+    let config = rayservice(rig, ns)?["spec"]["serveConfigV2"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     ensure(
         config.contains("rayha_rehearsal"),
         "the spec's serveConfigV2 has no rayha_rehearsal",
@@ -77,16 +72,9 @@ impl Drop for Cordoned<'_> {
     }
 }
 
-fn generation(rig: &Rig, ns: &str) -> Result<String, String> {
-    rig.kubectl(&[
-        "get",
-        "rayservices.ray.io",
-        "rayservice-ha",
-        "-n",
-        ns,
-        "-o",
-        "jsonpath={.metadata.generation}",
-    ])
+/// The trial's RayService as the API server has it.
+fn rayservice(rig: &Rig, ns: &str) -> Result<Value, String> {
+    rig.get_json(&["rayservices.ray.io", "rayservice-ha", "-n", ns])
 }
 
 /// Every node cordoned: the upgrade rehearsal is refused with the numbers (exit 1), and the
@@ -98,7 +86,7 @@ pub(super) fn upgrade_without_room_is_refused(rig: &Rig, ns: &str) -> TestResult
         .filter(|n| n["spec"]["unschedulable"] != true)
         .filter_map(|n| n["metadata"]["name"].as_str().map(String::from))
         .collect();
-    let before = generation(rig, ns)?;
+    let before = rayservice(rig, ns)?["metadata"]["generation"].clone();
     let mut args = vec!["cordon"];
     args.extend(nodes.iter().map(String::as_str));
     rig.kubectl(&args)?;
@@ -129,24 +117,17 @@ pub(super) fn upgrade_without_room_is_refused(rig: &Rig, ns: &str) -> TestResult
     ] {
         ensure(stderr.contains(part), format!("no {part:?} in: {stderr}"))?;
     }
-    let after = generation(rig, ns)?;
+    let after = rayservice(rig, ns)?;
     ensure(
-        before == after,
-        format!("the RayService changed: generation {before} -> {after}"),
+        before == after["metadata"]["generation"],
+        format!(
+            "the RayService changed: generation {before} -> {}",
+            after["metadata"]["generation"]
+        ),
     )?;
-    let pending: Value = serde_json::from_str(&rig.kubectl(&[
-        "get",
-        "rayservices.ray.io",
-        "rayservice-ha",
-        "-n",
-        ns,
-        "-o",
-        "jsonpath={.status}",
-    ])?)
-    .map_err(|e| e.to_string())?;
+    let pending = &after["status"]["pendingServiceStatus"];
     ensure(
-        pending.get("pendingServiceStatus").is_none()
-            || pending["pendingServiceStatus"]["rayClusterName"].is_null(),
-        format!("a pending cluster: {}", pending["pendingServiceStatus"]),
+        pending["rayClusterName"].is_null(),
+        format!("a pending cluster: {pending}"),
     )
 }
