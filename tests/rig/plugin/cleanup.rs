@@ -18,6 +18,8 @@ pub(super) fn stuck_cleanup_is_explained(rig: &Rig, n: &str) -> TestResult {
         "rayservice-ha-redis",
         "-n",
         n,
+        // Until its pod is gone too: a Redis still terminating would answer the cleanup Job.
+        "--cascade=foreground",
         "--wait=true",
     ])?;
     let t0 = Instant::now();
