@@ -134,12 +134,21 @@ json\t''"
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l wait -d 'Wait until the RayService is Ready' -r -f -a "true\t''
 false\t''"
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l timeout -d 'How long to wait, e.g. 10m' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l via -d 'With --load: where the load comes from (proxy, pod, or both: proxy,pod)' -r -f -a "proxy\t'Through the API server\'s service proxy to <NAME>-serve-svc (or --url when given)'
+pod\t'From a tester pod in the namespace through the Service and kube-proxy, a fresh connection per request and one in flight, like the guide\'s query.py'"
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l max-failures -d 'With --load: failed requests allowed for the verdict to pass' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l path -d 'With --load: request path' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l data -d 'With --load: request body [default: the guide\'s ["PEAR", 12]]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l expect -d 'With --load: body every reply must have [default: 12 for the guide\'s request]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l report -d 'With --load: also write the report to FILE (HTML when it ends in .html, else JSON)' -r -F
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l junit -d 'With --load: also write a JUnit XML file for CI systems' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l context -d 'Name of the kubeconfig context to use' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l request-timeout -d 'How long one API server request may take, e.g. 1m; 0 for no limit (failover: also its queries, 5s by default) [default: 30s]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l force-conflicts -d 'Take over fields another field manager owns'
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -s h -l help -d 'Print help'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l load -d 'Measure the rollout: query the running RayService while the change is applied and KubeRay rolls it out, then report as `failover` does (-o json prints the report)'
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand status" -s o -l output -d 'Output format [default: text]' -r -f -a "yaml\t''
 json\t''"
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand status" -s n -l namespace -d 'Namespace for the objects (default: the context\'s namespace)' -r

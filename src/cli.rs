@@ -234,6 +234,38 @@ pub struct ApplyArgs {
     /// Take over fields another field manager owns
     #[arg(long)]
     pub force_conflicts: bool,
+    /// Measure the rollout: query the running RayService while the change is applied and
+    /// KubeRay rolls it out, then report as `failover` does (-o json prints the report)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub load: bool,
+    /// With --load: where the load comes from (proxy, pod, or both: proxy,pod)
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "proxy",
+        value_name = "ROUTE[,ROUTE]",
+        requires = "load"
+    )]
+    pub via: Vec<DrillRoute>,
+    /// With --load: failed requests allowed for the verdict to pass
+    #[arg(long, default_value_t = 0, value_name = "N", requires = "load")]
+    pub max_failures: u64,
+    /// With --load: request path
+    #[arg(long, value_name = "PATH", requires = "load")]
+    pub path: Option<String>,
+    /// With --load: request body [default: the guide's ["PEAR", 12]]
+    #[arg(long, value_name = "BODY", requires = "load")]
+    pub data: Option<String>,
+    /// With --load: body every reply must have [default: 12 for the guide's request]
+    #[arg(long, value_name = "BODY", requires = "load")]
+    pub expect: Option<String>,
+    /// With --load: also write the report to FILE (HTML when it ends in .html, else JSON)
+    #[arg(long, value_name = "FILE", requires = "load")]
+    pub report: Option<PathBuf>,
+    /// With --load: also write a JUnit XML file for CI systems
+    #[arg(long, value_name = "FILE", requires = "load")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

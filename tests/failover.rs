@@ -92,6 +92,8 @@ fn round(n: u32, failures: u64, recovery: Option<f64>) -> Round {
             fix: "set RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT".into(),
             evidence: vec!["restarts 0".into()],
         }),
+        served: None,
+        left_to_kuberay: None,
     }
 }
 
@@ -118,6 +120,7 @@ fn report(rounds: Vec<Round>, max_failures: u64) -> Report {
             ray: Some("2.52.0".into()),
             head_image: None,
         }),
+        update: None,
     };
     failover::finish(&mut r);
     r
@@ -181,6 +184,68 @@ fn reports_validate_against_the_documented_schema() {
         broken.as_object_mut().unwrap().remove("passed");
         assert!(!v.is_valid(&broken));
     }
+}
+
+/// An `apply --load` report interrupted half-way through a new-cluster upgrade.
+fn interrupted_apply() -> Report {
+    let serving = |rc: &str, ray: &str| failover::Serving {
+        cluster: Some(rc.into()),
+        ray: Some(ray.into()),
+        head_image: Some(format!("rayproject/ray:{ray}")),
+        apps: [("fruit_app".to_string(), "RUNNING".to_string())].into(),
+    };
+    let mut r = round(1, 0, None);
+    r.change = Some("applied the bundle: a new-cluster upgrade".into());
+    r.reasons = vec!["interrupted before recovery".into()];
+    r.diagnosis = None;
+    r.served = Some(failover::Served {
+        before: serving("rs-aaaaa", "2.52.0"),
+        after: serving("rs-aaaaa", "2.52.0"),
+    });
+    r.left_to_kuberay = Some(
+        "pending RayCluster rs-bbbbb starting (1 of 3 pods Ready), the serve Service still on rs-aaaaa".into(),
+    );
+    let mut report = report(vec![r], 0);
+    report.target = "apply".into();
+    report.interrupted = true;
+    report.update = Some(failover::Update {
+        kind: "new-cluster".into(),
+        description: "a new-cluster upgrade: KubeRay starts a pending RayCluster".into(),
+        changed: vec!["rayservice/rs".into()],
+    });
+    failover::finish(&mut report);
+    report
+}
+
+#[test]
+fn an_apply_report_says_the_update_who_served_and_where_it_was_left() {
+    let report = interrupted_apply();
+    let json = serde_json::to_value(&report).unwrap();
+    let errors: Vec<String> = schema()
+        .iter_errors(&json)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert!(!report.passed);
+    assert_eq!(report.outcome(), rayha::error::Outcome::Interrupted);
+    let text = failover::render_text(&report);
+    for want in [
+        "apply under load on rayservice/rs",
+        "changes: rayservice/rs",
+        "update: new-cluster",
+        "left to KubeRay: pending RayCluster rs-bbbbb starting (1 of 3 pods Ready)",
+        "served before: RayCluster rs-aaaaa (Ray 2.52.0, rayproject/ray:2.52.0), apps: fruit_app RUNNING",
+        "verdict: FAIL",
+    ] {
+        assert!(text.contains(want), "{want:?} not in:\n{text}");
+    }
+    // A drill's report says neither.
+    let drill = failover::render_text(&report_of_a_drill());
+    assert!(drill.starts_with("failover drill on") && !drill.contains("left to KubeRay"));
+}
+
+fn report_of_a_drill() -> Report {
+    report(vec![round(1, 0, Some(3.0))], 0)
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! `kubectl rayha apply`: preflight (CRDs, permissions), a server-side dry run of the whole bundle
 //! with strict field validation, then server-side apply in dependency order, then (by default)
-//! following the RayService until it is Ready.
+//! following the RayService until it is Ready; with `--load`, measuring the rollout under load.
+
+mod load;
+pub mod update;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -131,6 +134,9 @@ fn read_file(path: &std::path::Path) -> Result<(String, String)> {
 /// Runs the subcommand.
 pub fn run(args: ApplyArgs, global: &GlobalArgs) -> Result<error::Outcome> {
     let timeout = crate::flags::duration("timeout", &args.timeout)?;
+    if args.load {
+        load::report_format(args.output)?;
+    }
     let items = objects(&args, global)?;
     if args.dry_run == DryRun::Client {
         return print_result(&items, args.output, "(dry run)").map(|()| error::Outcome::Passed);
@@ -170,15 +176,73 @@ async fn apply_all(
     keep_existing_passwords(&mut items, &resolved).await?;
 
     // The whole bundle through the server first: nothing changes unless every object passes.
+    let (dry, reclaim) = dry_run(&items, &resolved, args.force_conflicts).await?;
+    if args.dry_run == DryRun::Server {
+        return print_result(&items, args.output, "(server dry run)")
+            .map(|()| error::Outcome::Passed);
+    }
+    let bundle = Bundle {
+        items,
+        resolved,
+        force: args.force_conflicts,
+        reclaim,
+        print: args.output.is_none() && !args.load,
+    };
+    if args.load {
+        return load::run(bundle, dry, args, global, timeout).await;
+    }
+
+    // From here Ctrl-C (or SIGTERM) lets the bundle be applied whole, then ends the command:
+    // never a half-applied bundle, and a wait that ends within a moment.
+    let stop = StopHandle::default();
+    let signals = stop.stop_on_ctrl_c();
+    bundle.apply().await?;
+    if let Some(format) = args.output {
+        let objects: Vec<Value> = bundle.items.iter().map(|i| i.object.clone()).collect();
+        print!("{}", generate::format_objects(&objects, format));
+    }
+    let outcome = if args.wait {
+        wait_for_rayservices(&cluster, &bundle.items, timeout, &stop).await
+    } else {
+        Ok(error::Outcome::Passed)
+    };
+    signals.abort();
+    outcome
+}
+
+/// Every object through the server's dry run with strict field validation; every rejection is
+/// named at once, and nothing is changed. Returns the objects as the server would store them,
+/// and for each whether it takes fields back from a rehearsal (applied with force).
+async fn dry_run(
+    items: &[Item],
+    resolved: &[Resolved],
+    force: bool,
+) -> Result<(Vec<DynamicObject>, Vec<bool>)> {
     let mut rejected = Vec::new();
-    for (item, res) in items.iter().zip(&resolved) {
-        if let Err(e) = patch(res, item, args.force_conflicts, true).await {
-            rejected.push(format!(
+    let mut accepted = Vec::new();
+    let mut reclaim = Vec::new();
+    for (item, res) in items.iter().zip(resolved) {
+        let mut result = patch(res, item, force, true).await;
+        let from_rehearsal = matches!(&result, Err(e) if only_rehearsal_conflicts(e));
+        if from_rehearsal {
+            eprintln!(
+                "{}: taking back the fields a rehearsal changed (field manager {})",
+                item.label,
+                crate::failover::target::REHEARSAL_MANAGER
+            );
+            result = patch(res, item, true, true).await;
+        }
+        match result {
+            Ok(o) => {
+                accepted.push(o);
+                reclaim.push(from_rehearsal);
+            }
+            Err(e) => rejected.push(format!(
                 "{}: {}{}",
                 item.label,
                 e,
                 undeclared_field_hint(&e)
-            ));
+            )),
         }
     }
     if !rejected.is_empty() {
@@ -187,50 +251,74 @@ async fn apply_all(
             rejected.join("; ")
         )));
     }
-    if args.dry_run == DryRun::Server {
-        return print_result(&items, args.output, "(server dry run)")
-            .map(|()| error::Outcome::Passed);
+    Ok((accepted, reclaim))
+}
+
+/// Whether a server-side apply was refused only for fields a `failover` change rehearsal set:
+/// the server names each conflicting manager (`conflict with "NAME" using ray.io/v1`).
+fn only_rehearsal_conflicts(e: &str) -> bool {
+    let managers: Vec<&str> = e
+        .split("conflict with \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    !managers.is_empty()
+        && managers
+            .iter()
+            .all(|m| *m == crate::failover::target::REHEARSAL_MANAGER)
+}
+
+/// A bundle the server accepted in its dry run, ready to be applied in order.
+pub struct Bundle {
+    pub items: Vec<Item>,
+    resolved: Vec<Resolved>,
+    force: bool,
+    /// Per object: it takes fields back from a rehearsal, so it is applied with force.
+    reclaim: Vec<bool>,
+    /// Print `kind/name created|configured|unchanged` on standard output as kubectl does.
+    print: bool,
+}
+
+impl Bundle {
+    /// Each object as the cluster has it now (None where it does not exist).
+    pub async fn current(&self) -> Result<Vec<Option<Value>>> {
+        let mut out = Vec::new();
+        for (item, res) in self.items.iter().zip(&self.resolved) {
+            let now = res.api.get_opt(&res.name).await.context(&item.label)?;
+            out.push(now.map(|o| serde_json::to_value(o).unwrap_or_default()));
+        }
+        Ok(out)
     }
 
-    // From here Ctrl-C (or SIGTERM) lets the bundle be applied whole, then ends the command:
-    // never a half-applied bundle, and a wait that ends within a moment.
-    let stop = StopHandle::default();
-    let signals = stop.stop_on_ctrl_c();
-    let mut applied = Vec::new();
-    for (item, res) in items.iter().zip(&resolved) {
-        let before = res.api.get_opt(&res.name).await.context(&item.label)?;
-        let after = patch(res, item, args.force_conflicts, false)
-            .await
-            .map_err(|e| {
+    /// Applies every object in order; returns `kind/name configured` for each. An object the
+    /// server refuses now (a change made meanwhile) ends it, naming those applied before.
+    pub async fn apply(&self) -> Result<Vec<String>> {
+        let mut applied = Vec::new();
+        for ((item, res), reclaim) in self.items.iter().zip(&self.resolved).zip(&self.reclaim) {
+            let before = res.api.get_opt(&res.name).await.context(&item.label)?;
+            let force = self.force || *reclaim;
+            let after = patch(res, item, force, false).await.map_err(|e| {
                 Error::failed(format!(
                     "{}: {e} (objects before it were applied: {})",
                     item.label,
                     applied.join(", ")
                 ))
             })?;
-        let outcome = match before {
-            None => Change::Created,
-            Some(b) if b.metadata.resource_version == after.metadata.resource_version => {
-                Change::Unchanged
+            let outcome = match before {
+                None => Change::Created,
+                Some(b) if b.metadata.resource_version == after.metadata.resource_version => {
+                    Change::Unchanged
+                }
+                Some(_) => Change::Configured,
+            };
+            let line = format!("{} {}", item.label, outcome.word());
+            if self.print {
+                println!("{line}");
             }
-            Some(_) => Change::Configured,
-        };
-        applied.push(item.label.clone());
-        if args.output.is_none() {
-            println!("{} {}", item.label, outcome.word());
+            applied.push(line);
         }
+        Ok(applied)
     }
-    if let Some(format) = args.output {
-        let objects: Vec<Value> = items.iter().map(|i| i.object.clone()).collect();
-        print!("{}", generate::format_objects(&objects, format));
-    }
-    let outcome = if args.wait {
-        wait_for_rayservices(&cluster, &items, timeout, &stop).await
-    } else {
-        Ok(error::Outcome::Passed)
-    };
-    signals.abort();
-    outcome
 }
 
 /// Waits for each applied RayService to be Ready; Ctrl-C ends the wait (exit 130) and leaves the
@@ -405,5 +493,21 @@ fn undeclared_field_hint(e: &impl std::fmt::Display) -> &'static str {
         " (the cluster's CRD does not have this field: its KubeRay CRDs may be older than the field; `kubectl rayha status` shows the operator's version)"
     } else {
         ""
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::only_rehearsal_conflicts;
+
+    #[test]
+    fn only_a_rehearsals_fields_are_taken_back_without_force() {
+        let ours = "Apply failed with 1 conflict: conflict with \"kubectl-rayha-rehearsal\" using ray.io/v1: .spec.serveConfigV2 (409)";
+        assert!(only_rehearsal_conflicts(ours));
+        let mixed = "Apply failed with 2 conflicts: conflict with \"kubectl-rayha-rehearsal\" using ray.io/v1: .spec.serveConfigV2\nconflict with \"kubectl-edit\" using ray.io/v1: .spec.upgradeStrategy (409)";
+        assert!(!only_rehearsal_conflicts(mixed));
+        let other = "Apply failed with 1 conflict: conflict with \"unknown\" using ray.io/v1: .spec.serveConfigV2 (409)";
+        assert!(!only_rehearsal_conflicts(other));
+        assert!(!only_rehearsal_conflicts("forbidden (403)"));
     }
 }

@@ -253,6 +253,8 @@ struct Seen {
     /// The cluster the serve Service points to, as the RayService's status last said.
     active: Option<String>,
     pending: Option<String>,
+    /// Whether the pending cluster's apps all ran, as last seen.
+    pending_running: bool,
 }
 
 /// Turns watch events into the timeline.
@@ -489,6 +491,16 @@ impl Observer<'_> {
         {
             self.note(t, format!("pending RayCluster {p} created"));
         }
+        // KubeRay switches once the pending cluster's apps run: the moment is worth its line.
+        let pending_running = rs.pending.as_ref().is_some_and(|c| {
+            let (running, all) = c.apps_running();
+            all > 0 && running == all
+        });
+        if pending_running && !self.seen.pending_running {
+            let p = pending.as_deref().unwrap_or_default();
+            self.note(t, format!("pending RayCluster {p}: Serve apps RUNNING"));
+        }
+        self.seen.pending_running = pending_running;
         if active != self.seen.active
             && let Some(a) = &active
         {
@@ -644,14 +656,15 @@ mod tests {
         assert_eq!(followed.timeline[0].event, "old pod rc-head-x gone");
     }
 
-    fn rayservice_status(active: &str, pending: Option<&str>) -> Value {
+    fn rayservice_status(active: &str, pending: Option<(&str, &str)>) -> Value {
         let mut status = serde_json::json!({
             "conditions": [{"type": "Ready", "status": "True"}],
             "activeServiceStatus": {"rayClusterName": active, "applicationStatuses": {
                 "app": {"status": "RUNNING"}}},
         });
-        if let Some(p) = pending {
-            status["pendingServiceStatus"] = serde_json::json!({"rayClusterName": p});
+        if let Some((p, app)) = pending {
+            status["pendingServiceStatus"] = serde_json::json!({"rayClusterName": p,
+                "applicationStatuses": {"app": {"status": app}}});
         }
         serde_json::json!({"metadata": {"name": "rc"}, "status": status})
     }
@@ -679,15 +692,34 @@ mod tests {
         // Another RayService's new head in the namespace is not ours.
         obs.pod(&head_of("other-bbbbb-head-z", "other-bbbbb"), false, 1.0);
         assert!(obs.seen.new_pod.is_none());
-        obs.rayservice(&rayservice_status("shop-aaaaa", Some("shop-ccccc")), 2.0);
+        obs.rayservice(
+            &rayservice_status("shop-aaaaa", Some(("shop-ccccc", "DEPLOYING"))),
+            2.0,
+        );
         obs.pod(&head_of("shop-ccccc-head-y", "shop-ccccc"), false, 3.0);
         assert_eq!(obs.seen.new_pod.as_ref().unwrap().0, "shop-ccccc-head-y");
         obs.victim_gone(4.0);
         assert!(!obs.recovered(), "the serve Service has not switched yet");
+        obs.rayservice(
+            &rayservice_status("shop-aaaaa", Some(("shop-ccccc", "RUNNING"))),
+            4.5,
+        );
+        assert!(
+            !obs.recovered(),
+            "its apps run, the switch is still to come"
+        );
         obs.rayservice(&rayservice_status("shop-ccccc", None), 5.0);
         assert!(obs.recovered());
         let events: Vec<String> = obs.timeline.iter().map(|e| e.event.clone()).collect();
         assert!(events.contains(&"pending RayCluster shop-ccccc created".to_string()));
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| e.as_str() == "pending RayCluster shop-ccccc: Serve apps RUNNING")
+                .count(),
+            1,
+            "{events:?}"
+        );
         assert!(events.contains(&"serve Service switched to RayCluster shop-ccccc".to_string()));
     }
 

@@ -18,7 +18,10 @@ mod verdict;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lock::Lock;
-pub use report::{Event, Phases, REPORT_SCHEMA_ID, Report, Round, RouteResult, Stats, Survival};
+pub use report::{
+    Event, Phases, REPORT_SCHEMA_ID, Report, Round, RouteResult, Served, Serving, Stats, Survival,
+    Update,
+};
 pub use report::{finish, junit, render_text};
 use target::Target;
 
@@ -199,18 +202,36 @@ pub(crate) struct Drill<'a> {
 
 pub fn run(args: FailoverArgs, global: &GlobalArgs) -> Result<Outcome> {
     let settings = Settings::from_args(&args, global)?;
+    let target = target::for_args(&args)?;
     let runtime = cluster::runtime(true)?;
-    runtime.block_on(drill(&args, global, &settings))
+    runtime.block_on(drill(&args, global, &settings, target, None))
 }
 
-async fn drill(args: &FailoverArgs, global: &GlobalArgs, settings: &Settings) -> Result<Outcome> {
+/// One round of `target`'s change under load, reported as a drill with what the update is
+/// (`apply --load`).
+pub async fn measure(
+    args: &FailoverArgs,
+    global: &GlobalArgs,
+    target: Box<dyn Target>,
+    update: Update,
+) -> Result<Outcome> {
+    let settings = Settings::from_args(args, global)?;
+    drill(args, global, &settings, target, Some(update)).await
+}
+
+async fn drill(
+    args: &FailoverArgs,
+    global: &GlobalArgs,
+    settings: &Settings,
+    target: Box<dyn Target>,
+    update: Option<Update>,
+) -> Result<Outcome> {
     // Ctrl-C ends the drill through the stop handle from the preflight on (with -y; a
     // confirmation prompt keeps the terminal's Ctrl-C until it is answered), also while the lock
     // is being taken: the rounds then do not start, and the lock is released.
     let stop = StopHandle::default();
     let early = args.yes.then(|| stop.stop_on_ctrl_c());
     let cluster = cluster::connect(global).await?;
-    let target = target::for_args(args)?;
     let target = target.as_ref();
     let facts = tokio::select! {
         f = preflight::check(&cluster, args, settings, target) => f?,
@@ -234,6 +255,7 @@ async fn drill(args: &FailoverArgs, global: &GlobalArgs, settings: &Settings) ->
     };
     let mut report = Report::new(args, &cluster.namespace, target.id(), &settings.routes);
     report.versions = Some(facts.versions.clone());
+    report.update = update;
     let result = rounds(&d, &mut report).await;
     lock.release().await;
     ctrl_c.abort();

@@ -192,6 +192,12 @@ pub struct Round {
     /// Why the head is not Ready, for a round that did not recover (the drill ends there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnosis: Option<crate::status::HeadDiagnosis>,
+    /// Who served before and after (absent in reports before it was added).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served: Option<Served>,
+    /// A change interrupted before it was through: the state KubeRay goes on from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_to_kuberay: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -222,6 +228,61 @@ pub struct Report {
     /// KubeRay and Ray as the drill found them (absent in reports before it was added).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versions: Option<crate::status::Versions>,
+    /// For `apply --load`: the change and what KubeRay makes of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<Update>,
+}
+
+/// A measured apply's change.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Update {
+    /// `new-cluster`, `in-place` or `unchanged` (the RayService; other objects changed).
+    pub kind: String,
+    pub description: String,
+    /// The objects the apply changes (`kind/name`).
+    pub changed: Vec<String>,
+}
+
+/// Who served: the RayCluster, its Ray, and each Serve app's status.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Serving {
+    pub cluster: Option<String>,
+    pub ray: Option<String>,
+    pub head_image: Option<String>,
+    pub apps: BTreeMap<String, String>,
+}
+
+impl Serving {
+    pub fn of(facts: &crate::status::Facts) -> Serving {
+        Serving {
+            cluster: facts.serving_cluster().map(str::to_string),
+            ray: facts.versions.ray.clone(),
+            head_image: facts.versions.head_image.clone(),
+            apps: facts.applications.clone(),
+        }
+    }
+
+    fn line(&self) -> String {
+        let apps: Vec<String> = self.apps.iter().map(|(a, s)| format!("{a} {s}")).collect();
+        format!(
+            "RayCluster {} (Ray {}, {}), apps: {}",
+            self.cluster.as_deref().unwrap_or("none"),
+            self.ray.as_deref().unwrap_or("?"),
+            self.head_image.as_deref().unwrap_or("image ?"),
+            if apps.is_empty() {
+                "none shown".to_string()
+            } else {
+                apps.join(", ")
+            }
+        )
+    }
+}
+
+/// Who served before the strike and after the round.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Served {
+    pub before: Serving,
+    pub after: Serving,
 }
 
 pub const REPORT_SCHEMA_ID: &str = "kubectl-rayha/failover-report/v1";
@@ -267,6 +328,7 @@ impl Report {
             reasons: Vec::new(),
             interrupted: false,
             versions: None,
+            update: None,
         }
     }
 
@@ -426,10 +488,22 @@ fn route_line(x: &RouteResult) -> String {
 
 /// The human report.
 pub fn render_text(report: &Report) -> String {
-    let mut out = format!(
-        "failover drill on rayservice/{} -n {}: target {}, load via {} ({})\n",
-        report.rayservice, report.namespace, report.target, report.route, report.connection
-    );
+    let mut out = match &report.update {
+        Some(u) => format!(
+            "apply under load on rayservice/{} -n {}: load via {} ({})\nchanges: {}\nupdate: {} ({})\n",
+            report.rayservice,
+            report.namespace,
+            report.route,
+            report.connection,
+            u.changed.join(", "),
+            u.kind,
+            u.description
+        ),
+        None => format!(
+            "failover drill on rayservice/{} -n {}: target {}, load via {} ({})\n",
+            report.rayservice, report.namespace, report.target, report.route, report.connection
+        ),
+    };
     for r in &report.rounds {
         out.push_str(&format!("round {}: {}\n", r.round, r.headline()));
         for e in &r.timeline {
@@ -462,6 +536,13 @@ pub fn render_text(report: &Report) -> String {
         }
         if let Some(d) = &r.diagnosis {
             out.push_str(&d.render());
+        }
+        if let Some(left) = &r.left_to_kuberay {
+            out.push_str(&format!("  left to KubeRay: {left}\n"));
+        }
+        if let Some(s) = &r.served {
+            out.push_str(&format!("  served before: {}\n", s.before.line()));
+            out.push_str(&format!("  served after:  {}\n", s.after.line()));
         }
         out.push_str(&format!("  {}\n", r.longest_gap()));
         for x in &r.routes {

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::follow::{self, Followed, Watch, secs};
-use super::report::{Event, Phases, Round, RouteResult};
+use super::report::{Event, Phases, Round, RouteResult, Served, Serving};
 use super::target::{StrikeAt, Victim};
 use super::{Drill, Route, now_unix, verdict};
 use crate::error::{Error, Result};
@@ -559,6 +559,10 @@ async fn under_load(
     };
     let after = status::gather_within(d.cluster, &d.args.name, patience).await?;
     let survival = verdict::survival(before, &after, d.target, &victim.name);
+    // A change interrupted half-way goes on under KubeRay (it is not undone): say where.
+    let left_to_kuberay =
+        (d.stop.stopped() && recovered_at.is_none() && d.target.change(&victim).is_some())
+            .then(|| rollout_state(&after));
     let recovery_s = recovered_at.map(|t| secs(kill_at, t));
     let mut reasons = verdict::recovery(d, recovery_s);
     reasons.extend(app_failed);
@@ -583,7 +587,36 @@ async fn under_load(
         passed: reasons.is_empty(),
         reasons,
         diagnosis: None,
+        served: Some(Served {
+            before: Serving::of(before),
+            after: Serving::of(&after),
+        }),
+        left_to_kuberay,
     })
+}
+
+/// Where a rollout stands, as the RayService's status and Serve show it.
+fn rollout_state(f: &Facts) -> String {
+    let serving = f.active_cluster.as_deref().unwrap_or("no RayCluster");
+    let apps: Vec<String> = f
+        .applications
+        .iter()
+        .map(|(a, s)| format!("{a} {s}"))
+        .collect();
+    let apps = if apps.is_empty() {
+        "Serve apps not shown".to_string()
+    } else {
+        format!("Serve apps {}", apps.join(", "))
+    };
+    match (&f.pending_cluster, f.pending_pods) {
+        (Some(p), Some((ready, all))) => format!(
+            "pending RayCluster {p} starting ({ready} of {all} pods Ready), the serve Service still on {serving}; {apps}"
+        ),
+        (Some(p), None) => {
+            format!("pending RayCluster {p} starting, the serve Service still on {serving}; {apps}")
+        }
+        (None, _) => format!("the serve Service on {serving}; {apps}"),
+    }
 }
 
 /// Each route's numbers, when the round ran more than one.

@@ -346,6 +346,16 @@ pub fn synthetic_drill() -> Value {
             passed: true,
             reasons: vec![],
             diagnosis: None,
+            served: Some(failover::Served {
+                before: failover::Serving {
+                    cluster: Some("synthetic-abcde".into()),
+                    ray: Some("2.52.0".into()),
+                    head_image: Some("rayproject/ray:2.52.0".into()),
+                    apps: [("fruit_app".to_string(), "RUNNING".to_string())].into(),
+                },
+                after: failover::Serving::default(),
+            }),
+            left_to_kuberay: None,
         }],
         total_requests: 0,
         total_failures: 0,
@@ -360,6 +370,7 @@ pub fn synthetic_drill() -> Value {
             ray: Some("2.52.0".into()),
             head_image: Some("rayproject/ray:2.52.0".into()),
         }),
+        update: None,
     };
     failover::finish(&mut report);
     serde_json::to_value(&report).unwrap()

@@ -3,6 +3,7 @@
 //! itself (round, follow, verdict) asks the target, or the role of its victim, and never matches
 //! on which target it is.
 
+mod apply;
 mod head;
 mod node;
 mod redis;
@@ -11,6 +12,8 @@ mod upgrade;
 mod worker;
 
 use std::time::Instant;
+
+pub use apply::ApplyChange;
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Pod;
@@ -133,6 +136,20 @@ pub trait Target: Sync {
 pub const DELETE_PODS: (&str, &str, &str, bool) = ("delete", "", "pods", false);
 /// What a change rehearsal's patch of the RayService needs.
 pub const PATCH_RAYSERVICES: (&str, &str, &str, bool) = ("patch", "ray.io", "rayservices", false);
+
+/// The field manager of a change rehearsal's patch. Not `apply`'s own: `apply` takes back what
+/// a rehearsal changed (spec.serveConfigV2) without a conflict, and anyone else's server-side
+/// apply is told who changed the field.
+pub const REHEARSAL_MANAGER: &str = "kubectl-rayha-rehearsal";
+
+/// A rehearsal's patch parameters: its field manager, the server's strict field validation.
+fn rehearsal_patch() -> kube::api::PatchParams {
+    kube::api::PatchParams {
+        field_manager: Some(REHEARSAL_MANAGER.into()),
+        ..Default::default()
+    }
+    .validation_strict()
+}
 
 /// The value a change rehearsal writes: new each round (unix seconds).
 fn round_mark() -> Option<String> {

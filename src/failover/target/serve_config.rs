@@ -3,10 +3,13 @@
 //! cluster; Serve calls each replica's `reconfigure`, and no pod and no replica is replaced.
 
 use futures::future::BoxFuture;
-use kube::api::{Patch, PatchParams};
+use kube::api::Patch;
 use serde_json::Value;
 
-use super::{PATCH_RAYSERVICES, Strike, StrikeAt, Target, Victim, ray_pods_selector, round_mark};
+use super::{
+    PATCH_RAYSERVICES, Strike, StrikeAt, Target, Victim, ray_pods_selector, rehearsal_patch,
+    round_mark,
+};
 use crate::cluster::{Cluster, KubeContext};
 use crate::error::{Error, Result};
 use crate::rayservice::{self, Role};
@@ -110,7 +113,7 @@ impl Target for ServeConfig {
                 "spec": {"serveConfigV2": config},
             });
             rayservice::api(s.cluster)
-                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .patch(name, &rehearsal_patch(), &Patch::Merge(&patch))
                 .await
                 .context(format!("cannot patch rayservice/{name}"))?;
             Ok(Strike::done(format!(

@@ -4,9 +4,9 @@
 //! or resource change, measured without one.
 
 use futures::future::BoxFuture;
-use kube::api::{Patch, PatchParams};
+use kube::api::Patch;
 
-use super::{PATCH_RAYSERVICES, Strike, StrikeAt, Target, Victim, round_mark};
+use super::{PATCH_RAYSERVICES, Strike, StrikeAt, Target, Victim, rehearsal_patch, round_mark};
 use crate::cluster::{Cluster, KubeContext, capacity};
 use crate::error::{Error, Result};
 use crate::failover::report::Survival;
@@ -18,7 +18,7 @@ pub const ANNOTATION: &str = "rayha.io/rehearsal";
 
 /// Every Ray pod of the namespace: the new cluster's name is known only once KubeRay made it,
 /// so the round follows all and keeps those of this RayService's clusters.
-const RAY_PODS: &str = "ray.io/is-ray-node=yes";
+pub(super) const RAY_PODS: &str = "ray.io/is-ray-node=yes";
 
 pub struct Upgrade;
 
@@ -130,11 +130,7 @@ impl Target for Upgrade {
                 "template": {"metadata": {"annotations": {ANNOTATION: mark}}}}}}});
             let name = &s.facts.name;
             rayservice::api(s.cluster)
-                .patch(
-                    name,
-                    &PatchParams::default().validation_strict(),
-                    &Patch::Merge(&patch),
-                )
+                .patch(name, &rehearsal_patch(), &Patch::Merge(&patch))
                 .await
                 .context(format!("cannot patch rayservice/{name}"))?;
             Ok(Strike::done(format!(

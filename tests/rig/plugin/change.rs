@@ -1,7 +1,8 @@
 //! Change rehearsals on real Ray: `failover --target serve-config` updates the Serve config in
-//! place with every replica kept, and `--target upgrade` is refused by its capacity preflight
-//! on a cluster without room for a second RayCluster, with nothing changed. (A full upgrade
-//! round takes 4–8 minutes on the rig: scripts/upgrade.sh measures it by hand.)
+//! place with every replica kept, `apply --load` measures a user's in-place change and says
+//! when there is none, and `--target upgrade` is refused by its capacity preflight on a cluster
+//! without room for a second RayCluster, with nothing changed. (A full upgrade round takes 4–8
+//! minutes on the rig: scripts/upgrade.sh measures it by hand, `apply --load` included.)
 
 use serde_json::Value;
 
@@ -53,6 +54,90 @@ pub(super) fn serve_config_rehearsal(rig: &Rig, ns: &str) -> TestResult {
     ensure(
         config.contains("rayha_rehearsal"),
         "the spec's serveConfigV2 has no rayha_rehearsal",
+    )
+}
+
+/// `apply --load` of the generated bundle after the rehearsals: its Serve config lacks their
+/// key, so KubeRay updates the serving cluster in place. Measured on both routes with no
+/// failure, recovery when Serve runs the bundle's config, the same cluster serving before and
+/// after; applied again, there is no change, nothing is applied and no load is run.
+pub(super) fn apply_under_load_in_place(rig: &Rig, ns: &str) -> TestResult {
+    let mut args = vec!["apply", "-n", ns];
+    args.extend(crate::harness::FRUIT_APP);
+    args.extend([
+        "--load",
+        "--via",
+        "proxy,pod",
+        "-o",
+        "json",
+        "--timeout",
+        "5m",
+    ]);
+    let out = rig.rayha(&args, None);
+    let (stdout, stderr) = text(&out);
+    let report: Value = serde_json::from_str(&stdout)
+        .map_err(|e| format!("apply --load -o json: {e}: {stdout} {stderr}"))?;
+    let round = &report["rounds"][0];
+    println!(
+        "apply --load (in place): {} of {} failed, recovery {} s; {}",
+        round["requests"]["failures"],
+        round["requests"]["requests"],
+        round["recovery_s"],
+        report["update"]
+    );
+    ensure(
+        out.status.success() && report["passed"] == true,
+        format!(
+            "apply --load exit {:?}: {} {stderr}",
+            out.status.code(),
+            report["reasons"]
+        ),
+    )?;
+    ensure(
+        report["target"] == "apply"
+            && report["update"]["kind"] == "in-place"
+            && report["update"]["changed"] == serde_json::json!(["rayservice/rayservice-ha"]),
+        format!("update: {}", report["update"]),
+    )?;
+    let applied = round["timeline"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|e| e["event"] == "the change is applied (Serve reports it)");
+    ensure(applied, format!("timeline: {}", round["timeline"]))?;
+    let served = &round["served"];
+    ensure(
+        served["before"]["cluster"].is_string()
+            && served["before"]["cluster"] == served["after"]["cluster"],
+        format!("served: {served}"),
+    )?;
+    ensure(
+        round["routes"].as_array().map(Vec::len) == Some(2),
+        format!("routes: {}", round["routes"]),
+    )?;
+    let config = rayservice(rig, ns)?["spec"]["serveConfigV2"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    ensure(
+        !config.contains("rayha_rehearsal"),
+        "the bundle's config was not applied",
+    )?;
+
+    // Again: nothing to change.
+    let generation = rayservice(rig, ns)?["metadata"]["generation"].clone();
+    let out = rig.rayha(&args, None);
+    let (stdout, stderr) = text(&out);
+    ensure(
+        out.status.success() && stdout.is_empty() && stderr.contains("no change"),
+        format!(
+            "apply --load without a change: exit {:?}: {stdout} {stderr}",
+            out.status.code()
+        ),
+    )?;
+    ensure(
+        rayservice(rig, ns)?["metadata"]["generation"] == generation,
+        "apply --load without a change changed the RayService",
     )
 }
 

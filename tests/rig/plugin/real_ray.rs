@@ -108,14 +108,16 @@ pub(super) fn ready_rayservice_with<'a>(
 }
 
 /// On real Ray (the rig's node agent): apply waits to Ready with progress, status passes every
-/// check within 10 API requests; two in-place Serve config rehearsals keep every replica, and an
-/// upgrade rehearsal without room is refused (change.rs); with one replica of a deployment the
+/// check within 10 API requests; two in-place Serve config rehearsals keep every replica, `apply
+/// --load` measures an in-place update and sees no change the second time, and an upgrade
+/// rehearsal without room is refused (change.rs); with one replica of a deployment the
 /// placement check fails (exit 1). Then a deletion held by KubeRay's Redis cleanup (Redis
 /// deleted first) is explained by `delete` and `status` (cleanup.rs).
 pub(super) fn real_ray_apply_status(rig: &Rig) -> TestResult {
     let ns = ready_rayservice(rig, "rayha-status")?;
     let n = ns.name.as_str();
     super::change::serve_config_rehearsal(rig, n)?;
+    super::change::apply_under_load_in_place(rig, n)?;
     super::change::upgrade_without_room_is_refused(rig, n)?;
     // One replica of one deployment: the placement check fails and status exits non-zero.
     let config = rig.kubectl(&[
