@@ -7,19 +7,22 @@
 # new-cluster upgrade; the script follows the RayService's status and prints when the pending
 # cluster appeared, when the serve Service switched to it, when the old cluster was gone, and
 # the query's numbers (failures, longest stretch without a success). Run by hand (8-15 min).
+# `apply-load` instead upgrades the bundle with `kubectl rayha apply --load --via proxy,pod`, which
+# does all of that itself and prints its report (the proxy route beside the pod route).
 #
-#   scripts/upgrade.sh bundle|guide [FROM] [TO]     (default 2.52.0 -> 2.52.1; both must be in
+#   scripts/upgrade.sh bundle|guide|apply-load [FROM] [TO]
+#                                                  (default 2.52.0 -> 2.52.1; both must be in
 #                                                  RAY_VERSIONS of rig/versions.env; needs
 #                                                  `rig/rig up` with real pods)
 #
 # Logs go to target/upgrade/. Exit 0 when the upgrade finished with no failed request.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WHAT=${1:?usage: scripts/upgrade.sh bundle|guide [FROM] [TO]}
+WHAT=${1:?usage: scripts/upgrade.sh bundle|guide|apply-load [FROM] [TO]}
 FROM=${2:-2.52.0}
 TO=${3:-2.52.1}
 DEADLINE=1200   # seconds for the whole rollout
-case $WHAT in bundle|guide) ;; *) echo "bundle or guide, not $WHAT" >&2; exit 2 ;; esac
+case $WHAT in bundle|guide|apply-load) ;; *) echo "bundle, guide or apply-load, not $WHAT" >&2; exit 2 ;; esac
 . scripts/rig-lib.sh
 rig_env
 NS=upgrade-$WHAT-$$
@@ -36,6 +39,13 @@ trap cleanup EXIT
 kubectl create namespace "$NS" >/dev/null
 
 echo "== $WHAT in $NS: Ray $FROM -> $TO"
+if [ "$WHAT" = apply-load ]; then
+  deploy_bundle "$NS" --ray-version "$FROM" >/dev/null
+  "$RAYHA" apply -n "$NS" --import-path rayha_fruit.app:deployment_graph --working-dir "" \
+    --ray-version "$TO" --load --via proxy,pod --timeout 20m --report "$OUT/report.json" && rc=0 || rc=$?
+  echo "report: $OUT/report.json"
+  exit $rc
+fi
 case $WHAT in
   bundle) deploy_bundle "$NS" --ray-version "$FROM" >/dev/null ;;
   guide) deploy_guide "$NS" timeout ;;
