@@ -3,6 +3,8 @@
 //! Nothing is applied unless the server's dry run shows a change, and an update KubeRay would
 //! not roll out is refused before anything changes.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kube::core::DynamicObject;
@@ -76,11 +78,13 @@ pub async fn run(
         description: kind.describe().into(),
         changed: changed.iter().map(|c| c.to_string()).collect(),
     };
+    let applied = Arc::new(AtomicBool::new(false));
     let target = ApplyChange {
         bundle,
         kind,
         desired,
         timeout,
+        applied: applied.clone(),
     };
     // The drill reads the RayService where the apply put it (a file may name its namespace).
     let global = GlobalArgs {
@@ -89,10 +93,14 @@ pub async fn run(
     };
     let outcome = failover::measure(&drill, &global, Box::new(target), update).await?;
     if outcome == Outcome::Interrupted {
-        eprintln!(
-            "interrupted: the change is applied and KubeRay goes on rolling it out (kubectl rayha status {} -n {})",
-            drill.name, bundle_namespace
-        );
+        if applied.load(Ordering::SeqCst) {
+            eprintln!(
+                "interrupted: the change is applied and KubeRay goes on rolling it out (kubectl rayha status {} -n {})",
+                drill.name, bundle_namespace
+            );
+        } else {
+            eprintln!("interrupted before the change was applied: nothing was changed");
+        }
     }
     Ok(outcome)
 }

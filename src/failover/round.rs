@@ -477,7 +477,9 @@ async fn under_load(
     let kill_at = Instant::now();
     let killed_at_unix = now_unix();
     bounds.lock().expect("boundaries lock").kill = Some(kill_at);
-    let (followed, drained_node) = if d.stop.stopped() {
+    // Ctrl-C during the warm-up: the strike is not made at all.
+    let struck = !d.stop.stopped();
+    let (followed, drained_node) = if !struck {
         let nothing = Followed {
             recovered_at: None,
             replacement: None,
@@ -560,9 +562,11 @@ async fn under_load(
     let after = status::gather_within(d.cluster, &d.args.name, patience).await?;
     let survival = verdict::survival(before, &after, d.target, &victim.name);
     // A change interrupted half-way goes on under KubeRay (it is not undone): say where.
-    let left_to_kuberay =
-        (d.stop.stopped() && recovered_at.is_none() && d.target.change(&victim).is_some())
-            .then(|| rollout_state(&after));
+    let left_to_kuberay = (struck
+        && d.stop.stopped()
+        && recovered_at.is_none()
+        && d.target.change(&victim).is_some())
+    .then(|| rollout_state(&after));
     let recovery_s = recovered_at.map(|t| secs(kill_at, t));
     let mut reasons = verdict::recovery(d, recovery_s);
     reasons.extend(app_failed);

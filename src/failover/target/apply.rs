@@ -2,6 +2,9 @@
 //! bundle and follows what KubeRay makes of it, a new-cluster upgrade (as `--target upgrade`)
 //! or an in-place update (as `--target serve-config`, judged by Serve running the new config).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use futures::future::BoxFuture;
 use serde_json::Value;
 
@@ -23,6 +26,8 @@ pub struct ApplyChange {
     pub desired: Value,
     /// How long the round waits for the rollout (apply's --timeout).
     pub timeout: std::time::Duration,
+    /// Set once the strike applied the bundle (Ctrl-C in the warm-up applies nothing).
+    pub applied: Arc<AtomicBool>,
 }
 
 impl ApplyChange {
@@ -172,12 +177,17 @@ impl Target for ApplyChange {
     }
 
     fn change(&self, _victim: &Victim) -> Option<String> {
-        Some(format!("applied the bundle: {}", self.kind.describe()))
+        Some(if self.applied.load(Ordering::SeqCst) {
+            format!("applied the bundle: {}", self.kind.describe())
+        } else {
+            "nothing applied: interrupted before the change".to_string()
+        })
     }
 
     fn strike<'a>(&'a self, s: StrikeAt<'a>) -> BoxFuture<'a, Result<Strike>> {
         Box::pin(async move {
             let applied = self.bundle.apply().await?;
+            self.applied.store(true, Ordering::SeqCst);
             let rc = s.facts.serving_cluster().unwrap_or_default();
             Ok(Strike::done(format!(
                 "applied {} ({} update of RayCluster {rc})",

@@ -68,15 +68,24 @@ pub(super) fn ready_rayservice_with<'a>(
         }
         println!("apply to Ready: {:.0} s", t0.elapsed().as_secs_f64());
 
-        // status: every check passes, in at most 10 API requests.
-        let t = Instant::now();
-        let out = rig
-            .rayha_cmd(&["status", "rayservice-ha", "-n", n, "-o", "json"], None)
-            .env("RAYHA_API_COUNT", "1")
-            .output()
-            .unwrap();
-        let took = t.elapsed();
-        let (stdout, stderr) = text(&out);
+        // status: every check passes, in at most 10 API requests. KubeRay calls the RayService
+        // Ready once its apps run; a worker's pod may pass its readiness probe (and join the
+        // serve Service) some seconds later, so status is asked again for up to a minute.
+        let settle = Instant::now() + Duration::from_secs(60);
+        let (out, took, stdout, stderr) = loop {
+            let t = Instant::now();
+            let out = rig
+                .rayha_cmd(&["status", "rayservice-ha", "-n", n, "-o", "json"], None)
+                .env("RAYHA_API_COUNT", "1")
+                .output()
+                .unwrap();
+            let took = t.elapsed();
+            let (stdout, stderr) = text(&out);
+            if out.status.success() || Instant::now() > settle {
+                break (out, took, stdout, stderr);
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        };
         let status: Value =
             serde_json::from_str(&stdout).map_err(|e| format!("status -o json: {e}: {stdout}"))?;
         let failing: Vec<&Value> = status["checks"]
