@@ -681,6 +681,28 @@ mod tests {
     }
 
     #[test]
+    fn an_interrupted_rollout_says_where_kuberay_goes_on_from() {
+        let mut f = Facts {
+            active_cluster: Some("shop-aaaaa".into()),
+            pending_cluster: Some("shop-bbbbb".into()),
+            pending_pods: Some((1, 3)),
+            applications: [("fruit_app".to_string(), "RUNNING".to_string())].into(),
+            ..Facts::default()
+        };
+        assert_eq!(
+            rollout_state(&f),
+            "pending RayCluster shop-bbbbb starting (1 of 3 pods Ready), the serve Service still on shop-aaaaa; Serve apps fruit_app RUNNING"
+        );
+        f.pending_cluster = None;
+        f.pending_pods = None;
+        f.applications.clear();
+        assert_eq!(
+            rollout_state(&f),
+            "the serve Service on shop-aaaaa; Serve apps not shown"
+        );
+    }
+
+    #[test]
     fn samples_go_to_their_phase_by_when_they_were_sent() {
         let t0 = Instant::now();
         let ms = |m| t0 + Duration::from_millis(m);
