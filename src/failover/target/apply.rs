@@ -8,12 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::upgrade::RAY_PODS;
-use super::{Strike, StrikeAt, Target, Victim, ray_pods_selector};
+use super::{Strike, StrikeAt, Target, Victim, ray_pods_selector, upgrade};
 use crate::apply::Bundle;
 use crate::apply::update::UpdateKind;
 use crate::cluster::{Cluster, capacity};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::failover::report::Survival;
 use crate::rayservice::Role;
 use crate::status::{self, Facts};
@@ -79,13 +78,7 @@ impl Target for ApplyChange {
     }
 
     fn preflight(&self, facts: &Facts) -> Result<()> {
-        if let Some(pending) = &facts.pending_cluster {
-            return Err(Error::failed(format!(
-                "rayservice/{} is upgrading already (pending RayCluster {pending}): a change now would be measured half-way; wait until it is done (kubectl rayha status {}), nothing was changed",
-                facts.name, facts.name
-            )));
-        }
-        Ok(())
+        upgrade::not_upgrading(facts)
     }
 
     /// Both clusters run side by side until the switch: the new one must fit beside the old.
@@ -99,11 +92,7 @@ impl Target for ApplyChange {
                 return Ok(());
             }
             let spec = &self.desired["spec"]["rayClusterConfig"];
-            let room = capacity::room_for_new_cluster(cluster, spec).await?;
-            match room.refusal() {
-                Some(r) => Err(Error::failed(format!("{r}; nothing was changed"))),
-                None => Ok(()),
-            }
+            upgrade::room_for_a_second_cluster(cluster, spec).await
         })
     }
 
@@ -125,14 +114,7 @@ impl Target for ApplyChange {
                     ..Victim::default()
                 });
             }
-            let head = facts.head().ok_or_else(|| Error::failed("no head pod"))?;
-            Ok(Victim {
-                name: head.name.clone(),
-                uid: head.uid.clone(),
-                node: None,
-                follow: vec![RAY_PODS.into()],
-                mark: None,
-            })
+            upgrade::old_head(facts, None)
         })
     }
 

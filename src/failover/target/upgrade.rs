@@ -18,7 +18,7 @@ pub const ANNOTATION: &str = "rayha.io/rehearsal";
 
 /// Every Ray pod of the namespace: the new cluster's name is known only once KubeRay made it,
 /// so the round follows all and keeps those of this RayService's clusters.
-pub(super) const RAY_PODS: &str = "ray.io/is-ray-node=yes";
+const RAY_PODS: &str = "ray.io/is-ray-node=yes";
 
 pub struct Upgrade;
 
@@ -50,15 +50,8 @@ impl Target for Upgrade {
         P
     }
 
-    /// An upgrade already under way would be measured half-way.
     fn preflight(&self, facts: &Facts) -> Result<()> {
-        if let Some(pending) = &facts.pending_cluster {
-            return Err(Error::failed(format!(
-                "rayservice/{} is already upgrading (pending RayCluster {pending}): wait until it is done (kubectl rayha status {})",
-                facts.name, facts.name
-            )));
-        }
-        Ok(())
+        not_upgrading(facts)
     }
 
     fn preflight_cluster<'a>(
@@ -69,14 +62,7 @@ impl Target for Upgrade {
         Box::pin(async move {
             let rs = rayservice::get_value(cluster, &facts.name).await?;
             upgrades_to_a_new_cluster(&facts.name, &rs["spec"]["upgradeStrategy"]["type"])?;
-            // Both clusters run side by side until the switch: without room for the new one
-            // its pods stay Pending and the upgrade never ends.
-            let room =
-                capacity::room_for_new_cluster(cluster, &rs["spec"]["rayClusterConfig"]).await?;
-            match room.refusal() {
-                Some(r) => Err(Error::failed(format!("{r}; nothing was changed"))),
-                None => Ok(()),
-            }
+            room_for_a_second_cluster(cluster, &rs["spec"]["rayClusterConfig"]).await
         })
     }
 
@@ -85,16 +71,7 @@ impl Target for Upgrade {
     }
 
     fn pick<'a>(&'a self, _: &'a Cluster, facts: &'a Facts) -> BoxFuture<'a, Result<Victim>> {
-        Box::pin(async move {
-            let head = facts.head().ok_or_else(|| Error::failed("no head pod"))?;
-            Ok(Victim {
-                name: head.name.clone(),
-                uid: head.uid.clone(),
-                node: None,
-                follow: vec![RAY_PODS.into()],
-                mark: round_mark(),
-            })
-        })
+        Box::pin(async move { old_head(facts, round_mark()) })
     }
 
     /// A whole new cluster starts beside the old one (on a small node, both compete), KubeRay
@@ -139,6 +116,45 @@ impl Target for Upgrade {
             )))
         })
     }
+}
+
+/// An upgrade already under way would be measured half-way.
+pub(super) fn not_upgrading(facts: &Facts) -> Result<()> {
+    match &facts.pending_cluster {
+        Some(pending) => Err(Error::failed(format!(
+            "rayservice/{} is already upgrading (pending RayCluster {pending}): wait until it is done (kubectl rayha status {}); nothing was changed",
+            facts.name, facts.name
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Both clusters run side by side until the switch: without room for the new one (`spec`, a
+/// `rayClusterConfig`) its pods stay Pending and the upgrade never ends.
+pub(super) async fn room_for_a_second_cluster(
+    cluster: &Cluster,
+    spec: &serde_json::Value,
+) -> Result<()> {
+    match capacity::room_for_new_cluster(cluster, spec)
+        .await?
+        .refusal()
+    {
+        Some(r) => Err(Error::failed(format!("{r}; nothing was changed"))),
+        None => Ok(()),
+    }
+}
+
+/// The serving cluster's head, which a new cluster's replaces; the round follows every Ray
+/// pod of the namespace (the new cluster's name is known only once KubeRay made it).
+pub(super) fn old_head(facts: &Facts, mark: Option<String>) -> Result<Victim> {
+    let head = facts.head().ok_or_else(|| Error::failed("no head pod"))?;
+    Ok(Victim {
+        name: head.name.clone(),
+        uid: head.uid.clone(),
+        node: None,
+        follow: vec![RAY_PODS.into()],
+        mark,
+    })
 }
 
 /// Refuses a strategy under which a spec change starts no new RayCluster, or one this
