@@ -157,12 +157,7 @@ pub(crate) fn status_check(rig: &Rig, ns: &str, id: &str) -> Result<Value, Strin
 /// `kubectl rayha failover rayservice-ha -n ns -y ARGS -o json`: the report of a drill that
 /// passed, or why it did not (its reasons and stderr, the pods, the head's diagnosis).
 pub(crate) fn passing_failover(rig: &Rig, ns: &str, args: &[&str]) -> Result<Value, Failed> {
-    let mut all = vec!["failover", "rayservice-ha", "-n", ns, "-y", "-o", "json"];
-    all.extend(args);
-    let out = rig.rayha(&all, None);
-    let (stdout, stderr) = text(&out);
-    let report: Value = serde_json::from_str(&stdout)
-        .map_err(|e| format!("failover -o json: {e}: {stdout} {stderr}"))?;
+    let (out, report, stderr) = failover_report(rig, ns, args)?;
     if out.status.code() != Some(0) {
         let pods = rig.kubectl(&["get", "pods", "-n", ns, "-o", "wide"])?;
         return Err(format!(
@@ -174,6 +169,22 @@ pub(crate) fn passing_failover(rig: &Rig, ns: &str, args: &[&str]) -> Result<Val
         .into());
     }
     Ok(report)
+}
+
+/// `kubectl rayha failover rayservice-ha -n ns -y ARGS -o json`, however it ended: its exit, its
+/// report and its stderr.
+pub(crate) fn failover_report(
+    rig: &Rig,
+    ns: &str,
+    args: &[&str],
+) -> Result<(Output, Value, String), Failed> {
+    let mut all = vec!["failover", "rayservice-ha", "-n", ns, "-y", "-o", "json"];
+    all.extend(args);
+    let out = rig.rayha(&all, None);
+    let (stdout, stderr) = text(&out);
+    let report: Value = serde_json::from_str(&stdout)
+        .map_err(|e| format!("failover -o json: {e}: {stdout} {stderr}"))?;
+    Ok((out, report, stderr))
 }
 
 pub(crate) fn text(o: &Output) -> (String, String) {

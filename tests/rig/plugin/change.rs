@@ -38,12 +38,7 @@ pub(super) fn serve_config_rehearsal(rig: &Rig, ns: &str) -> TestResult {
                     .is_some_and(Vec::is_empty),
             format!("replicas or workers replaced: {}", round["survival"]),
         )?;
-        let applied = round["timeline"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|e| e["event"] == "the change is applied (Serve reports it)");
-        ensure(applied, format!("timeline: {}", round["timeline"]))?;
+        serve_reported_the_change(round)?;
         marks.push(change.to_string());
     }
     ensure(marks[0] != marks[1], "both rounds wrote the same value")?;
@@ -99,12 +94,7 @@ pub(super) fn apply_under_load_in_place(rig: &Rig, ns: &str) -> TestResult {
             && report["update"]["changed"] == serde_json::json!(["rayservice/rayservice-ha"]),
         format!("update: {}", report["update"]),
     )?;
-    let applied = round["timeline"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|e| e["event"] == "the change is applied (Serve reports it)");
-    ensure(applied, format!("timeline: {}", round["timeline"]))?;
+    serve_reported_the_change(round)?;
     let served = &round["served"];
     ensure(
         served["before"]["cluster"].is_string()
@@ -139,6 +129,16 @@ pub(super) fn apply_under_load_in_place(rig: &Rig, ns: &str) -> TestResult {
         rayservice(rig, ns)?["metadata"]["generation"] == generation,
         "apply --load without a change changed the RayService",
     )
+}
+
+/// The round's timeline says Serve runs the new config (the in-place probe held).
+fn serve_reported_the_change(round: &Value) -> TestResult {
+    let applied = round["timeline"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|e| e["event"] == "the change is applied (Serve reports it)");
+    ensure(applied, format!("timeline: {}", round["timeline"]))
 }
 
 /// Uncordons the nodes it cordoned, however the trial ends.

@@ -8,7 +8,7 @@ use libtest_mimic::Failed;
 use serde_json::Value;
 
 use super::real_ray::ready_rayservice_with;
-use super::{passing_failover, status_check, text};
+use super::{failover_report, passing_failover, status_check};
 use crate::harness::{Rig, TestResult, ensure, rig_script};
 
 /// Every KubeRay operator the rig built besides the one it runs, each in turn.
@@ -161,12 +161,7 @@ impl Drop for Operator<'_> {
 /// A one-round head drill whose head is replaced and whose RayService recovers in time, passed
 /// or not; its report.
 fn recovered_failover(rig: &Rig, ns: &str, args: &[&str]) -> Result<Value, Failed> {
-    let mut all = vec!["failover", "rayservice-ha", "-n", ns, "-y", "-o", "json"];
-    all.extend(args);
-    let out = rig.rayha(&all, None);
-    let (stdout, stderr) = text(&out);
-    let report: Value = serde_json::from_str(&stdout)
-        .map_err(|e| format!("failover -o json: {e}: {stdout} {stderr}"))?;
+    let (out, report, stderr) = failover_report(rig, ns, args)?;
     let round = &report["rounds"][0];
     ensure(
         matches!(out.status.code(), Some(0 | 1))
