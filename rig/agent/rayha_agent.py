@@ -39,6 +39,7 @@ import selectors
 import shutil
 import signal
 import socket
+import stat
 import ssl
 import subprocess
 import sys
@@ -60,6 +61,10 @@ PODS_DIR = os.path.join(WORK, "pods")
 # A file named after a node here powers that node off (`agent node-down NAME`); removing it powers
 # the node back on (Agent.power_loop).
 DOWN_DIR = os.path.join(WORK, "down")
+# PersistentVolumes of the rig's provisioner (rig/provisioner.py): one directory each, outside
+# every pod, and the default StorageClass that makes them.
+VOLUMES_DIR = os.path.join(STATE, "volumes")
+RIG_STORAGE_CLASS = "rig-block"
 NETNS_PREFIX = "rpod-"
 VETH_PREFIX = "rv"
 PY = os.environ.get("RAYHA_RIG_PYTHON", "/usr/bin/python3")
@@ -1047,12 +1052,61 @@ class PodWorker(threading.Thread):
                     os.chmod(path, 0o2775)
                 else:
                     os.chmod(path, 0o777)
-            elif "persistentVolumeClaim" in v or "hostPath" in v:
-                os.chmod(path, 0o777)  # the rig has no storage: a per-pod directory stands in
+            elif "persistentVolumeClaim" in v:
+                path = self.claim_volume(v["persistentVolumeClaim"]["claimName"])
+                if fs_group is not None:
+                    own_by_group(path, fs_group)
+            elif "hostPath" in v:
+                os.chmod(path, 0o777)  # a per-pod directory stands in: pods never see the host's files
             elif "projected" in v or "downwardAPI" in v:
                 pass  # service account tokens etc.: left empty
             vols[v["name"]] = path
         return vols
+
+    def claim_volume(self, claim):
+        """The directory of the PersistentVolume bound to `claim`, once this node may attach it.
+
+        Volumes of the rig's provisioner (rig/provisioner.py) are directories under
+        $STATE/volumes: their data outlives every pod and any node can mount them, as network
+        block storage can. Attachment is judged as the attach/detach controller does: a
+        ReadWriteOnce volume is attached to the node of any pod that uses the claim and is not
+        finished (a pod being deleted still holds it until its object is gone), so a pod on
+        another node waits with a Multi-Attach error; ReadWriteOncePod admits one pod at all.
+        """
+        pvc = self.fetch("persistentvolumeclaims", claim)
+        if pvc is None:
+            raise PodError("FailedMount", 'persistentvolumeclaim "%s" not found' % claim)
+        pv_name = (pvc.get("spec") or {}).get("volumeName")
+        if not pv_name or (pvc.get("status") or {}).get("phase") != "Bound":
+            raise PodError("FailedMount", 'persistentvolumeclaim "%s" is not bound' % claim)
+        pv = self.api.get("/api/v1/persistentvolumes/" + pv_name)
+        host_path = ((pv or {}).get("spec", {}).get("hostPath") or {}).get("path", "")
+        if os.path.dirname(host_path.rstrip("/")) != VOLUMES_DIR:
+            raise PodError("FailedMount", "volume %s: the rig mounts only volumes of its provisioner "
+                                          "(StorageClass %s)" % (pv_name, RIG_STORAGE_CLASS))
+        modes = set(pv["spec"].get("accessModes") or [])
+        holders = [p for p in self.agent.pods.snapshot() if self.shares_claim(p, claim)]
+        if "ReadWriteOncePod" in modes:
+            holders = [p["metadata"]["name"] for p in holders]
+        elif "ReadWriteOnce" in modes and not modes & {"ReadWriteMany", "ReadOnlyMany"}:
+            holders = [p["metadata"]["name"] for p in holders if p["spec"].get("nodeName") != self.node]
+        else:
+            holders = []
+        if holders:
+            raise PodError("FailedAttachVolume", 'Multi-Attach error for volume "%s" Volume is already '
+                                                 "used by pod(s) %s" % (pv_name, ", ".join(sorted(holders))))
+        os.makedirs(host_path, exist_ok=True)
+        return host_path
+
+    def shares_claim(self, pod, claim):
+        """`pod` is another unfinished pod of this namespace that uses `claim`."""
+        md, spec = pod["metadata"], pod.get("spec") or {}
+        if md.get("uid") == self.uid or md.get("namespace") != self.ns or not spec.get("nodeName"):
+            return False
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return False
+        return any((v.get("persistentVolumeClaim") or {}).get("claimName") == claim
+                   for v in spec.get("volumes") or [])
 
     def passwd_file(self, entry):
         """The host's /etc/passwd plus the image user's line: an image names its own users."""
@@ -1496,14 +1550,19 @@ class PodWorker(threading.Thread):
                 self.step(vols)
                 self.image_error = None
             except PodError as e:
+                volume = e.reason in ("FailedMount", "FailedAttachVolume")
                 for c in self.inits + self.containers:
                     if c.proc is None and "terminated" not in c.state:
-                        c.state = {"waiting": {"reason": e.reason, "message": e.message}}
+                        # a kubelet keeps a pod whose volumes are not there yet in ContainerCreating
+                        c.state = {"waiting": {"reason": "ContainerCreating"}} if volume else \
+                            {"waiting": {"reason": e.reason, "message": e.message}}
                 if e.message != self.image_error:
-                    self.agent.event(self.pod, "Warning", "Failed" if e.reason != "FailedMount" else e.reason,
-                                     "%s: %s" % (e.reason, e.message))
+                    if volume:
+                        self.agent.event(self.pod, "Warning", e.reason, e.message)
+                    else:
+                        self.agent.event(self.pod, "Warning", "Failed", "%s: %s" % (e.reason, e.message))
                     self.image_error = e.message
-                vols = None if e.reason == "FailedMount" else vols
+                vols = None if volume else vols
             self.push_status()
             self.sync_port_forward()
             if self.phase in ("Succeeded", "Failed") and not any(c.proc for c in self.containers):
@@ -1606,6 +1665,21 @@ class PodWorker(threading.Thread):
         for c in self.containers:
             if c.proc is not None and c.started_at and c.backoff and "running" in c.state:
                 # reset back-off after 60s of running
+                pass
+
+
+def own_by_group(path, gid):
+    """fsGroup on a volume, as a kubelet applies it: group-owned, group-writable, setgid dirs."""
+    for root, dirs, files in os.walk(path):
+        for name in [root] + [os.path.join(root, f) for f in dirs + files]:
+            try:
+                st = os.lstat(name)
+                if stat.S_ISLNK(st.st_mode):
+                    continue
+                os.chown(name, -1, gid)
+                extra = stat.S_ISGID | 0o070 if stat.S_ISDIR(st.st_mode) else 0o060
+                os.chmod(name, stat.S_IMODE(st.st_mode) | extra)
+            except OSError:
                 pass
 
 
