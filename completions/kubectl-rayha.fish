@@ -64,8 +64,8 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l redis-password-secret -d 'Use this existing Secret for the Redis password; no Secret is emitted' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l redis-password-key -d 'Key of the password inside the Secret [default: password]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l redis-image -d 'Redis image [default: redis:7.4.0]' -r
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l redis-storage -d 'Keep Redis /data on a PersistentVolumeClaim of this size (e.g. 1Gi) instead of an emptyDir' -r
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l redis-storage-class -d 'StorageClass of the Redis PVC [default: the cluster\'s default class]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l redis-storage -d 'Size of the PersistentVolumeClaim that keeps Redis /data (and so the GCS state) across the loss of the Redis pod, or `none` for an emptyDir: then losing the pod loses every actor, and each worker restarts and each Serve replica is redeployed [default: 1Gi]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l redis-storage-class -l storage-class -d 'StorageClass of the Redis PVC; its volumes must attach on any node Redis may move to (network block storage, not node-local disks) [default: the cluster\'s default class]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l external-storage-namespace -d 'Storage namespace for GCS state in Redis [default: chosen by KubeRay, the RayCluster UID]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand generate" -l spread -d 'Spread the worker pods over Kubernetes nodes (node), over zones and nodes (zone: nodes need topology.kubernetes.io/zone) or not at all (none: a one-node cluster such as kind or minikube; Redis then may share the head\'s node) [default: node]' -r -f -a "node\t''
 zone\t''
@@ -114,8 +114,8 @@ complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l re
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l redis-password-secret -d 'Use this existing Secret for the Redis password; no Secret is emitted' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l redis-password-key -d 'Key of the password inside the Secret [default: password]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l redis-image -d 'Redis image [default: redis:7.4.0]' -r
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l redis-storage -d 'Keep Redis /data on a PersistentVolumeClaim of this size (e.g. 1Gi) instead of an emptyDir' -r
-complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l redis-storage-class -d 'StorageClass of the Redis PVC [default: the cluster\'s default class]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l redis-storage -d 'Size of the PersistentVolumeClaim that keeps Redis /data (and so the GCS state) across the loss of the Redis pod, or `none` for an emptyDir: then losing the pod loses every actor, and each worker restarts and each Serve replica is redeployed [default: 1Gi]' -r
+complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l redis-storage-class -l storage-class -d 'StorageClass of the Redis PVC; its volumes must attach on any node Redis may move to (network block storage, not node-local disks) [default: the cluster\'s default class]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l external-storage-namespace -d 'Storage namespace for GCS state in Redis [default: chosen by KubeRay, the RayCluster UID]' -r
 complete -c kubectl-rayha -n "__fish_kubectl_rayha_using_subcommand apply" -l spread -d 'Spread the worker pods over Kubernetes nodes (node), over zones and nodes (zone: nodes need topology.kubernetes.io/zone) or not at all (none: a one-node cluster such as kind or minikube; Redis then may share the head\'s node) [default: node]' -r -f -a "node\t''
 zone\t''

@@ -170,11 +170,14 @@ pub struct GenerateOptions {
     /// Redis image [default: redis:7.4.0]
     #[arg(long, value_name = "IMAGE")]
     pub redis_image: Option<String>,
-    /// Keep Redis /data on a PersistentVolumeClaim of this size (e.g. 1Gi) instead of an emptyDir
-    #[arg(long, value_name = "QUANTITY")]
+    /// Size of the PersistentVolumeClaim that keeps Redis /data (and so the GCS state) across the
+    /// loss of the Redis pod, or `none` for an emptyDir: then losing the pod loses every actor,
+    /// and each worker restarts and each Serve replica is redeployed [default: 1Gi]
+    #[arg(long, value_name = "QUANTITY|none")]
     pub redis_storage: Option<String>,
-    /// StorageClass of the Redis PVC [default: the cluster's default class]
-    #[arg(long, value_name = "NAME", requires = "redis_storage")]
+    /// StorageClass of the Redis PVC; its volumes must attach on any node Redis may move to
+    /// (network block storage, not node-local disks) [default: the cluster's default class]
+    #[arg(long, visible_alias = "storage-class", value_name = "NAME")]
     pub redis_storage_class: Option<String>,
     /// Storage namespace for GCS state in Redis [default: chosen by KubeRay, the RayCluster UID]
     #[arg(long, value_name = "NAME")]

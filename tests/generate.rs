@@ -20,7 +20,7 @@ const DELIBERATE_DIFFERENCES: &[&str] = &[
     "Redis objects and the password Secret are prefixed with the RayService name (several bundles per namespace)",
     "the Redis password is generated per bundle and read from the Secret; no ConfigMap holds it",
     "worker minReplicas is 2, not 1, so an autoscaler cannot drop below HA",
-    "Redis /data is a volume (emptyDir, or a PVC with --redis-storage)",
+    "Redis /data is on a PersistentVolumeClaim, so its AOF survives the loss of the Redis pod",
     "every object carries app.kubernetes.io/managed-by and instance labels",
     "Redis runs under a restrictive securityContext with resource requests",
     "the head container has a preStop pause, so the serve Service stops routing to it before its proxy exits",
@@ -29,6 +29,7 @@ const DELIBERATE_DIFFERENCES: &[&str] = &[
     "Ray and Redis pods leave a not-ready or unreachable node after 30 s, not 300 s",
     "worker containers have the head's preStop pause",
     "Redis never runs on the head's node",
+    "the serve Service routes to the workers only: the head's proxy dies with its GCS",
 ];
 
 #[test]
@@ -113,7 +114,9 @@ fn default_bundle_matches_the_ha_sample_on_every_ha_field() {
     }
 
     // The deliberate differences, each checked to be real.
-    assert_eq!(DELIBERATE_DIFFERENCES.len(), 12);
+    assert_eq!(DELIBERATE_DIFFERENCES.len(), 13);
+    assert_eq!(o["spec"]["excludeHeadPodFromServeSvc"], true);
+    assert!(t["spec"]["excludeHeadPodFromServeSvc"].is_null());
     let head = |c: &Value| c["headGroupSpec"]["template"]["spec"]["containers"][0].clone();
     let env_value = |c: &Value, name: &str| {
         head(c)["env"]
@@ -178,13 +181,18 @@ fn default_bundle_matches_the_ha_sample_on_every_ha_field() {
             .unwrap()
             .clone()
     };
-    assert!(
-        redis(&ours)["spec"]["template"]["spec"]["volumes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|v| v["name"] == "data")
-    );
+    let data = redis(&ours)["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "data")
+        .cloned()
+        .unwrap();
+    let claim = data["persistentVolumeClaim"]["claimName"].clone();
+    let pvc = find(&ours, "PersistentVolumeClaim").unwrap();
+    assert_eq!(pvc["metadata"]["name"], claim);
+    assert_eq!(pvc["spec"]["accessModes"][0], "ReadWriteOnce");
+    assert!(pvc["spec"]["storageClassName"].is_null(), "default class");
     assert!(
         redis(&theirs)["spec"]["template"]["spec"]["volumes"]
             .as_array()
@@ -642,4 +650,37 @@ fn bad_spread_and_toleration_values_are_usage_errors_naming_the_flag() {
             assert!(err.contains(w), "{args:?}: {err}");
         }
     }
+}
+
+#[test]
+fn redis_storage_none_keeps_an_emptydir_and_a_class_names_the_claims_class() {
+    let none = generate(&["--redis-storage", "none"]);
+    assert!(find(&none, "PersistentVolumeClaim").is_none());
+    let (_, redis, _) = pod_specs(&none);
+    let data = redis["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "data")
+        .unwrap();
+    assert!(data["emptyDir"].is_object(), "{data}");
+
+    let classed = generate(&["--storage-class", "fast-ssd", "--redis-storage", "5Gi"]);
+    let pvc = find(&classed, "PersistentVolumeClaim").unwrap();
+    assert_eq!(pvc["spec"]["storageClassName"], "fast-ssd");
+    assert_eq!(pvc["spec"]["resources"]["requests"]["storage"], "5Gi");
+
+    let out = run(&[
+        "generate",
+        "--redis-storage",
+        "none",
+        "--redis-storage-class",
+        "fast-ssd",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--redis-storage-class") && err.contains("--redis-storage none"),
+        "{err}"
+    );
 }

@@ -3,6 +3,7 @@
 //! following the RayService until it is Ready; with `--load`, measuring the rollout under load.
 
 mod load;
+mod storage;
 pub mod update;
 
 use std::collections::BTreeSet;
@@ -173,6 +174,7 @@ async fn apply_all(
         }
     }
     let resolved = preflight(&cluster, &items).await?;
+    storage::check_claims(&cluster, &items, &resolved).await?;
     keep_existing_passwords(&mut items, &resolved).await?;
 
     // The whole bundle through the server first: nothing changes unless every object passes.

@@ -140,11 +140,12 @@ pub(super) fn check_redis_persistence(ctx: &Ctx) -> Check {
             ID,
             format!("Redis {name}: appendonly on a volumeClaimTemplate"),
         ),
-        Some(v) if v["emptyDir"].is_object() => pass(
+        Some(v) if v["emptyDir"].is_object() => miss(
             ID,
-            format!(
-                "Redis {name}: appendonly on an emptyDir (survives Redis restarts, not the loss of its pod; --redis-storage keeps it on a PVC)"
-            ),
+            Level::Warn,
+            format!("Redis {name}: appendonly on an emptyDir"),
+            "the AOF survives Redis restarts, not the loss of its pod: the GCS then restarts against an empty Redis, every worker restarts and every Serve replica is redeployed",
+            "keep /data on a PersistentVolumeClaim of a class whose volumes attach on any node (kubectl rayha generate does unless --redis-storage none)",
         ),
         _ => miss(
             ID,

@@ -20,6 +20,11 @@ pub const DEFAULT_RAY_VERSION: &str = "2.52.0";
 pub const DEFAULT_KUBERAY_VERSION: &str = "1.7.0";
 pub const DEFAULT_REDIS_IMAGE: &str = "redis:7.4.0";
 pub const REDIS_PORT: u16 = 6379;
+/// Redis keeps the GCS state on a claim of this size unless told otherwise: the AOF of a Serve
+/// cluster's GCS is a few MB.
+pub const DEFAULT_REDIS_STORAGE: &str = "1Gi";
+/// `--redis-storage none`: an emptyDir, lost with the pod.
+pub const NO_REDIS_STORAGE: &str = "none";
 pub const SERVE_PORT: u16 = 8000;
 /// The sample's application: KubeRay's test_dag fruit stand.
 pub const FRUIT_IMPORT_PATH: &str = "fruit.deployment_graph";

@@ -181,9 +181,16 @@ pub(super) fn redis(o: &GenerateOptions, name: &str) -> Result<(Option<RedisPara
             }
         }
     }
-    if o.redis_storage_class.is_some() && o.redis_storage.is_none() {
-        return Err(Error::usage(
-            "--redis-storage-class needs --redis-storage SIZE: without it Redis keeps /data on an emptyDir",
+    let storage = match o.redis_storage.as_deref() {
+        Some(NO_REDIS_STORAGE) => None,
+        Some(size) => Some(size.to_string()),
+        None => Some(DEFAULT_REDIS_STORAGE.to_string()),
+    };
+    if storage.is_none() && o.redis_storage_class.is_some() {
+        return Err(conflict(
+            "redis-storage-class",
+            "redis-storage none",
+            "an emptyDir has no StorageClass",
         ));
     }
     match &o.redis_address {
@@ -195,7 +202,7 @@ pub(super) fn redis(o: &GenerateOptions, name: &str) -> Result<(Option<RedisPara
             let redis = redis_params(
                 name,
                 o.redis_image.clone(),
-                o.redis_storage.clone(),
+                storage,
                 o.redis_storage_class.clone(),
             )?;
             Ok((Some(redis), format!("{name}-redis:{REDIS_PORT}")))
@@ -492,7 +499,7 @@ fn redis_params(
     {
         return Err(Error::invalid(
             "redis-storage",
-            format!("must be a storage size such as 1Gi (got {size:?})"),
+            format!("must be a storage size such as 1Gi, or none for an emptyDir (got {size:?})"),
         ));
     }
     if let Some(class) = &storage_class {

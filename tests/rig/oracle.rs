@@ -172,7 +172,8 @@ const RS: &str = "rayservice-ha";
 const FRUITS: [&str; 4] = ["MangoStand", "OrangeStand", "PearStand", "FruitMarket"];
 
 /// Applies the (adjusted) bundle into the (created) namespace `ns` and waits for acceptance 1:
-/// RayService Ready, serve Service with head + 2 workers, proxies on all three, one replica of
+/// RayService Ready, serve Service with the 2 workers (and the head unless the RayService excludes
+/// it), proxies on all three, one replica of
 /// each deployment per worker and none on the head.
 fn bring_up(rig: &Rig, ns: &str, no_ft: bool) -> Result<RayServiceUp, Failed> {
     let mut bundle = generate_bundle(ns)?;
@@ -238,10 +239,18 @@ fn bring_up(rig: &Rig, ns: &str, no_ft: bool) -> Result<RayServiceUp, Failed> {
         );
     }
     let serve_svc = format!("{RS}-serve-svc");
+    // The bundle keeps the head out of the serve Service (its proxy dies with its GCS); the
+    // guide's manifest has it in.
+    let head_excluded = rs.pointer("/spec/excludeHeadPodFromServeSvc") == Some(&Value::Bool(true));
+    let serve_ips = if head_excluded {
+        worker_ips.clone()
+    } else {
+        all_ips.clone()
+    };
     wait_until(
-        "serve Service with the head and both workers as ready endpoints",
+        "serve Service with its ready endpoints (the workers, and the head unless excluded)",
         patience(60),
-        || Ok((ready_endpoints(rig, ns, &serve_svc)? == all_ips).then_some(())),
+        || Ok((ready_endpoints(rig, ns, &serve_svc)? == serve_ips).then_some(())),
     )?;
     let (deps, proxies) = wait_until(
         "Serve: proxies on 3 nodes, each deployment on both workers",
@@ -271,7 +280,7 @@ fn bring_up(rig: &Rig, ns: &str, no_ft: bool) -> Result<RayServiceUp, Failed> {
     })?;
     eprintln!(
         "    RayService Ready {ready_s:.1}s after apply; cluster {cluster}; head {head_ip}; \
-         workers {worker_ips:?}; proxies {proxies:?}; serve endpoints {all_ips:?}"
+         workers {worker_ips:?}; proxies {proxies:?}; serve endpoints {serve_ips:?}"
     );
     Ok(RayServiceUp {
         cluster,

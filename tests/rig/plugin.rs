@@ -216,6 +216,7 @@ fn reapply_changes_nothing(rig: &Rig) -> TestResult {
     for object in [
         "secret/rayservice-ha-redis-password",
         "configmap/rayservice-ha-redis-config",
+        "persistentvolumeclaim/rayservice-ha-redis-data",
         "service/rayservice-ha-redis",
         "deployment/rayservice-ha-redis",
         "poddisruptionbudget/rayservice-ha-workers",
@@ -294,6 +295,15 @@ fn rejected_bundle_changes_nothing(rig: &Rig) -> TestResult {
                 }
             }),
         ),
+        (
+            // Issue 14: a claim that could never bind would leave Redis Pending for good.
+            "a StorageClass that does not exist",
+            Box::new(|o: &mut Value| {
+                if o["kind"] == "PersistentVolumeClaim" {
+                    o["spec"]["storageClassName"] = "no-such-class".into();
+                }
+            }),
+        ),
     ] {
         let mut broken = list.clone();
         for o in items_mut(&mut broken) {
@@ -319,7 +329,9 @@ fn rejected_bundle_changes_nothing(rig: &Rig) -> TestResult {
             stderr.contains("nothing was changed"),
             format!("{label}: {stderr}"),
         )?;
-        let culprit = if label.contains("name") {
+        let culprit = if label.contains("StorageClass") {
+            "persistentvolumeclaim/rayservice-ha-redis-data: StorageClass \"no-such-class\" does not exist (the cluster has: rig-block)"
+        } else if label.contains("name") {
             "configmap/Bad_Name"
         } else {
             "rayservice/rayservice-ha"
@@ -510,6 +522,7 @@ fn delete_leaves_nothing_labelled(rig: &Rig) -> TestResult {
     for object in [
         "rayservice/rayservice-ha",
         "deployment/rayservice-ha-redis",
+        "persistentvolumeclaim/rayservice-ha-redis-data",
         "secret/rayservice-ha-redis-password",
         "pod/rayservice-ha-tester",
         "lease/rayservice-ha-rayha-failover",

@@ -122,13 +122,14 @@ pub(super) fn head_kill_drill(
         })
     };
     std::thread::sleep(Duration::from_secs(3));
+    let endpoints_before = ready_endpoints(rig, ns, &format!("{RS}-serve-svc"))?.len();
 
     let t0 = unix_now();
     let t_delete = Instant::now();
     rig.kubectl(&["delete", "pod", "-n", ns, &head_name, "--wait=false"])?;
     let serve_svc = format!("{RS}-serve-svc");
     let recovered = wait_until(
-        "new head Ready, RayService Ready, 3 serve endpoints",
+        "new head Ready, RayService Ready, the serve endpoints of before",
         patience(200),
         || {
             let heads = pods_of(rig, ns, cluster, "head")?;
@@ -139,10 +140,9 @@ pub(super) fn head_kill_drill(
                 return Ok(None);
             }
             let rs = rig.get_json(&["rayservices.ray.io", "-n", ns, RS])?;
-            Ok(
-                (condition_true(&rs, "Ready") && ready_endpoints(rig, ns, &serve_svc)?.len() == 3)
-                    .then_some(()),
-            )
+            Ok((condition_true(&rs, "Ready")
+                && ready_endpoints(rig, ns, &serve_svc)?.len() == endpoints_before)
+                .then_some(()))
         },
     );
     if let Err(e) = recovered {
