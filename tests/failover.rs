@@ -94,6 +94,7 @@ fn round(n: u32, failures: u64, recovery: Option<f64>) -> Round {
         }),
         served: None,
         left_to_kuberay: None,
+        gcs: None,
     }
 }
 

@@ -38,7 +38,14 @@ pub struct Followed {
     pub timeline: Vec<Event>,
     /// A Serve application that failed to deploy (the round ends at once; nothing will come back).
     pub app_failed: Option<String>,
+    /// Seconds a head that is not the victim was not Ready (its GCS away), summed over the
+    /// times it went and came back; None when it never went.
+    pub head_away_s: Option<f64>,
 }
+
+/// How long the head must stay Ready after a new Redis is, for a round that did not see the
+/// GCS exit, before recovery counts (on the rig it showed 0.5–1.5 s after the old pod was gone).
+const GCS_EXIT_GRACE_S: f64 = 10.0;
 
 /// Follows until full recovery plus `settle` (under load: what breaks late, such as a GCS that
 /// exits when the old Redis pod is finally gone, shows too), the recovery timeout, or a stop.
@@ -72,6 +79,7 @@ pub async fn follow(d: &Drill<'_>, w: Watch<'_>) -> Result<Followed> {
     let mut obs = Observer::new(w.victim, d.target.role(), w.before);
     obs.replaces_victim = d.target.replaces_victim();
     obs.replaces_cluster = d.target.replaces_cluster();
+    obs.gcs_grace_s = d.target.gcs_exits().then_some(GCS_EXIT_GRACE_S);
     obs.probed = d
         .target
         .probe(cluster, w.before, w.victim)
@@ -126,6 +134,7 @@ pub async fn follow(d: &Drill<'_>, w: Watch<'_>) -> Result<Followed> {
                 if d.stop.stopped() { return Ok(obs.end(recovered_at)); }
             }
         }
+        obs.now = secs(w.kill_at, Instant::now());
         let endpoints_back = !d.target.needs_serve_endpoints()
             || obs
                 .seen
@@ -255,6 +264,11 @@ struct Seen {
     pending: Option<String>,
     /// Whether the pending cluster's apps all ran, as last seen.
     pending_running: bool,
+    /// A head that is not the victim: since when it is not Ready, and how long it was away.
+    head_down_since: Option<f64>,
+    head_away_s: Option<f64>,
+    /// When the replacement last became Ready.
+    new_ready_at: Option<f64>,
 }
 
 /// Turns watch events into the timeline.
@@ -273,6 +287,12 @@ struct Observer<'a> {
     /// The target's probe: None before its first answer, Some(true) once it held (or when the
     /// target has none).
     probed: Option<bool>,
+    /// For a target whose loss makes the GCS exit: how long the head must stay Ready after the
+    /// replacement is Ready before recovery counts without having seen the GCS go and come
+    /// back (its exit shows on the head a moment after the old Redis connection drops).
+    gcs_grace_s: Option<f64>,
+    /// Seconds since the strike, as of the latest event.
+    now: f64,
 }
 
 impl<'a> Observer<'a> {
@@ -300,6 +320,8 @@ impl<'a> Observer<'a> {
             replaces_victim: true,
             replaces_cluster: false,
             probed: Some(true),
+            gcs_grace_s: None,
+            now: 0.0,
         }
     }
 
@@ -334,8 +356,16 @@ impl<'a> Observer<'a> {
         let replaced = !self.replaces_victim || (s.new_ready && s.old_gone);
         let switched = !self.replaces_cluster
             || (s.active.is_some() && s.active != self.serving_before && s.pending.is_none());
+        let gcs_seen_through = match (self.gcs_grace_s, s.new_ready_at) {
+            (None, _) => true,
+            (Some(_), _) if s.head_away_s.is_some() => true,
+            (Some(grace), Some(ready_at)) => self.now - ready_at >= grace,
+            (Some(_), None) => false,
+        };
         replaced
             && switched
+            && gcs_seen_through
+            && s.head_down_since.is_none()
             && self.probed == Some(true)
             && s.rs_ready != Some(false)
             && s.apps_running != Some(false)
@@ -348,6 +378,7 @@ impl<'a> Observer<'a> {
             replacement: self.seen.new_pod.map(|p| p.0),
             timeline: self.timeline,
             app_failed: self.seen.app_failed,
+            head_away_s: self.seen.head_away_s,
         }
     }
 
@@ -373,7 +404,29 @@ impl<'a> Observer<'a> {
         } else if role == Some(self.role) && !self.seen.restarts.contains_key(&name) {
             self.replacement_changed(pod, name, uid, t);
         } else if role.is_some_and(|r| r != Role::Redis) {
+            if role == Some(Role::Head) {
+                self.head_readiness(pod, &name, t);
+            }
             self.restart_counted(pod, name, role.unwrap_or(self.role), t);
+        }
+    }
+
+    /// A head that stays (not the victim) going not Ready and Ready again: its GCS was away.
+    fn head_readiness(&mut self, pod: &Pod, name: &str, t: f64) {
+        if !self.seen.restarts.contains_key(name) {
+            return; // a new cluster's head (an upgrade): not one that went away
+        }
+        match (pod_ready(pod), self.seen.head_down_since) {
+            (false, None) => {
+                self.seen.head_down_since = Some(t);
+                self.note(t, format!("head pod {name} not Ready"));
+            }
+            (true, Some(since)) => {
+                self.seen.head_down_since = None;
+                *self.seen.head_away_s.get_or_insert(0.0) += t - since;
+                self.note(t, format!("head pod {name} Ready again"));
+            }
+            _ => {}
         }
     }
 
@@ -413,6 +466,7 @@ impl<'a> Observer<'a> {
         if ready != self.seen.new_ready {
             let state = if ready { "Ready" } else { "not Ready again" };
             self.note(t, format!("new pod {name} {state}"));
+            self.seen.new_ready_at = ready.then_some(t);
         }
         self.seen.new_ready = ready;
     }
@@ -632,6 +686,40 @@ mod tests {
         let events: Vec<&str> = obs.timeline.iter().map(|e| e.event.as_str()).collect();
         assert!(!events.iter().any(|e| e.contains("new pod rc-head-x")));
         assert!(events.contains(&"head pod rc-head-x restarted a container (restarts 1)"));
+    }
+
+    #[test]
+    fn a_redis_round_recovers_once_the_gcs_came_back_or_never_left() {
+        let (before, victim) = head_and_worker_before("svc-redis-old");
+        let redis = [
+            ("app.kubernetes.io/name", "redis"),
+            ("app.kubernetes.io/instance", "svc"),
+        ];
+        let mut obs = Observer::new(&victim, Role::Redis, &before);
+        obs.gcs_grace_s = Some(10.0);
+        obs.victim_gone(0.5);
+        obs.pod(&pod("svc-redis-new", &redis, 0), false, 2.0);
+        obs.now = 2.1;
+        assert!(!obs.recovered(), "the GCS may not have exited yet");
+        let mut down = pod("rc-head-x", &HEAD, 1);
+        down.status.as_mut().unwrap().conditions = None;
+        obs.pod(&down, false, 2.5);
+        obs.now = 20.0;
+        assert!(!obs.recovered(), "the head is away");
+        obs.pod(&pod("rc-head-x", &HEAD, 1), false, 40.0);
+        obs.now = 40.0;
+        assert!(obs.recovered());
+        assert_eq!(obs.end(None).head_away_s, Some(37.5));
+
+        // A GCS that rides it out: recovered once the head stayed Ready for the grace.
+        let mut obs = Observer::new(&victim, Role::Redis, &before);
+        obs.gcs_grace_s = Some(10.0);
+        obs.victim_gone(0.5);
+        obs.pod(&pod("svc-redis-new", &redis, 0), false, 2.0);
+        obs.now = 11.9;
+        assert!(!obs.recovered());
+        obs.now = 12.0;
+        assert!(obs.recovered());
     }
 
     #[test]

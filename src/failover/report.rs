@@ -45,6 +45,59 @@ pub struct Survival {
     /// is then new by design. Written only when true.
     #[serde(default, skip_serializing_if = "is_no")]
     pub cluster_replaced: bool,
+    /// The Serve controller's actor id before and after (when Serve's state could be read): the
+    /// same id after a GCS restart means the GCS read its actor table back from its store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serve_controller_before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serve_controller_after: Option<String>,
+}
+
+impl Survival {
+    /// Whether the Serve controller kept its actor id; None when either side is unknown.
+    pub fn serve_controller_kept(&self) -> Option<bool> {
+        match (&self.serve_controller_before, &self.serve_controller_after) {
+            (Some(b), Some(a)) => Some(b == a),
+            _ => None,
+        }
+    }
+}
+
+/// The GCS through the loss of its store (a Redis round): Ray's GCS exits when its Redis
+/// connection drops, and the head container restarts and reads Ray's state back from Redis.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GcsOutage {
+    /// Where Redis keeps its data (`persistentVolumeClaim NAME`, `emptyDir`, ...).
+    pub redis_data: String,
+    /// Whether the head container restarted (the GCS exited).
+    pub restarted: bool,
+    /// Seconds the head was not Ready (the GCS away), when the round saw it go and come back.
+    pub away_s: Option<f64>,
+    /// Whether Ray's state came back from Redis: the Serve controller and every replica kept
+    /// their actor ids and no worker restarted. None when Serve's state could not be read.
+    pub state_kept: Option<bool>,
+}
+
+impl GcsOutage {
+    /// One line for the text report.
+    pub fn line(&self) -> String {
+        let away = self
+            .away_s
+            .map_or(String::new(), |s| format!(", away {s:.1} s"));
+        let state = match self.state_kept {
+            Some(true) => {
+                "Ray's state came back from Redis (Serve controller, replicas and workers kept)"
+            }
+            Some(false) => "Ray's state did not come back from Redis (actors re-created)",
+            None => "whether Ray's state came back is unknown (Serve did not answer)",
+        };
+        let gcs = if self.restarted {
+            format!("the GCS exited and restarted{away}")
+        } else {
+            "the GCS did not exit".to_string()
+        };
+        format!("Redis /data: {}; {gcs}; {state}", self.redis_data)
+    }
 }
 
 fn is_no(b: &bool) -> bool {
@@ -198,6 +251,9 @@ pub struct Round {
     /// A change interrupted before it was through: the state KubeRay goes on from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_to_kuberay: Option<String>,
+    /// A Redis round: how the GCS came through the loss of its store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gcs: Option<GcsOutage>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -549,6 +605,9 @@ pub fn render_text(report: &Report) -> String {
             out.push_str(&route_line(x));
         }
         out.push_str(&format!("  {}\n", r.survival.summary()));
+        if let Some(g) = &r.gcs {
+            out.push_str(&format!("  {}\n", g.line()));
+        }
     }
     if let Some(s) = &report.recovery_s {
         out.push_str(&format!(

@@ -485,6 +485,7 @@ async fn under_load(
             replacement: None,
             timeline: Vec::new(),
             app_failed: None,
+            head_away_s: None,
         };
         (nothing, None)
     } else {
@@ -528,6 +529,7 @@ async fn under_load(
         replacement,
         mut timeline,
         app_failed,
+        head_away_s,
     } = followed;
     if let Some(t) = recovered_at {
         timeline.push(Event {
@@ -568,6 +570,7 @@ async fn under_load(
         && d.target.change(&victim).is_some())
     .then(|| rollout_state(&after));
     let recovery_s = recovered_at.map(|t| secs(kill_at, t));
+    let gcs = verdict::gcs_outage(d.target, &victim, before, &after, &survival, head_away_s);
     let mut reasons = verdict::recovery(d, recovery_s);
     reasons.extend(app_failed);
     reasons.extend(verdict::collateral(d.target, before, &after, &survival));
@@ -596,6 +599,7 @@ async fn under_load(
             after: Serving::of(&after),
         }),
         left_to_kuberay,
+        gcs,
     })
 }
 

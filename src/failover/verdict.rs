@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::Drill;
-use super::report::Survival;
-use super::target::Target;
+use super::report::{GcsOutage, Survival};
+use super::target::{Target, Victim};
 use crate::rayservice::Role;
 use crate::status::Facts;
 
@@ -66,12 +66,15 @@ pub fn survival(before: &Facts, after: &Facts, target: &dyn Target, victim: &str
         cluster_replaced: target.replaces_cluster(),
         replicas_before: rb,
         replicas_after: ra,
+        serve_controller_before: before.serve_controller.clone(),
+        serve_controller_after: after.serve_controller.clone(),
     }
 }
 
 /// What the kill took down besides its victim: (other) workers restarted or replaced for every
-/// target, the head for a worker or Redis kill (a GCS that loses Redis exits and comes back
-/// from whatever the new Redis holds), Serve replicas re-created where none should be.
+/// target, the head for a worker kill (replaced, or restarted unless the target makes the GCS
+/// exit: a GCS that loses Redis exits and comes back from whatever the new Redis holds, which
+/// the replicas then show), Serve replicas re-created where none should be.
 pub fn collateral(
     target: &dyn Target,
     before: &Facts,
@@ -106,6 +109,40 @@ pub fn collateral(
     reasons
 }
 
+/// How the GCS came through a target that makes it exit: whether the head restarted, how long
+/// it was away, and whether Ray's state came back (the Serve controller and every replica kept
+/// their actor ids, no worker restarted). None for other targets.
+pub fn gcs_outage(
+    target: &dyn Target,
+    victim: &Victim,
+    before: &Facts,
+    after: &Facts,
+    survival: &Survival,
+    away_s: Option<f64>,
+) -> Option<GcsOutage> {
+    if !target.gcs_exits() {
+        return None;
+    }
+    let head_restarts = |f: &Facts| -> i32 {
+        f.pods
+            .iter()
+            .filter(|p| p.role == Role::Head)
+            .map(|p| p.restarts)
+            .sum()
+    };
+    let checked = survival.replicas_checked;
+    Some(GcsOutage {
+        redis_data: victim.data.clone().unwrap_or_else(|| "unknown".into()),
+        restarted: head_restarts(after) > head_restarts(before),
+        away_s,
+        state_kept: checked.then(|| {
+            survival.replicas_unchanged
+                && survival.serve_controller_kept() != Some(false)
+                && survival.workers_restarted_or_replaced.is_empty()
+        }),
+    })
+}
+
 fn head_losses(target: &dyn Target, before: &Facts, after: &Facts) -> Vec<String> {
     let heads = |f: &Facts| -> Vec<(String, i32)> {
         f.pods
@@ -117,7 +154,7 @@ fn head_losses(target: &dyn Target, before: &Facts, after: &Facts) -> Vec<String
     let mut reasons = Vec::new();
     for (name, restarts) in heads(before) {
         match heads(after).into_iter().find(|(n, _)| *n == name) {
-            Some((_, r)) if r > restarts => reasons.push(format!(
+            Some((_, r)) if r > restarts && !target.gcs_exits() => reasons.push(format!(
                 "head pod {name} restarted (restarts {restarts} -> {r}): the GCS exited{}",
                 target.head_restart_cause()
             )),
@@ -143,26 +180,79 @@ mod tests {
     }
 
     #[test]
-    fn losing_the_head_fails_a_redis_or_worker_drill() {
+    fn losing_the_head_fails_a_worker_drill_and_a_redis_drill_judges_the_state() {
         let before = pods(0, &[("w1", 0), ("w2", 0)]);
         let after = pods(1, &[("w1", 1), ("w2", 0)]);
-        let redis = target::of(FailoverTarget::Redis);
-        let s = survival(&before, &after, redis, "redis-x");
-        let reasons = collateral(redis, &before, &after, &s);
-        assert!(reasons.iter().any(|r| r.contains("worker pods restarted")));
+        let worker = target::of(FailoverTarget::Worker);
+        let s = survival(&before, &after, worker, "w2");
+        let reasons = collateral(worker, &before, &after, &s);
         assert!(
             reasons
                 .iter()
                 .any(|r| r.starts_with("head pod h restarted (restarts 0 -> 1)")),
             "{reasons:?}"
         );
-        // The head target judges the head by recovery, not as collateral.
+        // Losing Redis makes the GCS exit: the head's restart is expected, what survived is
+        // judged (here a worker restarted: the state did not come back).
+        let redis = target::of(FailoverTarget::Redis);
+        let s = survival(&before, &after, redis, "redis-x");
+        let reasons = collateral(redis, &before, &after, &s);
+        assert!(reasons.iter().any(|r| r.contains("worker pods restarted")));
+        assert!(
+            !reasons.iter().any(|r| r.starts_with("head pod")),
+            "{reasons:?}"
+        );
+        let victim = Victim {
+            data: Some("emptyDir".into()),
+            ..Victim::default()
+        };
+        let gcs = gcs_outage(redis, &victim, &before, &after, &s, Some(20.0)).unwrap();
+        assert!(gcs.restarted);
+        assert_eq!(gcs.state_kept, Some(false));
+        // The head target judges the head by recovery, not as collateral, and has no outage.
         let head = target::of(FailoverTarget::Head);
         let s = survival(&before, &after, head, "h");
         assert!(
             !collateral(head, &before, &after, &s)
                 .iter()
                 .any(|r| r.starts_with("head pod"))
+        );
+        assert!(gcs_outage(head, &victim, &before, &after, &s, None).is_none());
+    }
+
+    #[test]
+    fn a_redis_drill_passes_when_the_restarted_gcs_kept_every_actor() {
+        let with = |restarts: i32, controller: &str| {
+            let mut f = pods(restarts, &[("w1", 0), ("w2", 0)]);
+            f.serve_controller = Some(controller.into());
+            f
+        };
+        let redis = target::of(FailoverTarget::Redis);
+        let victim = Victim {
+            data: Some("persistentVolumeClaim r-data".into()),
+            ..Victim::default()
+        };
+        let (before, after) = (with(0, "c1"), with(1, "c1"));
+        let mut s = survival(&before, &after, redis, "redis-x");
+        s.replicas_before.insert("app/A".into(), vec!["a1".into()]);
+        s.replicas_after = s.replicas_before.clone();
+        s.replicas_unchanged = true;
+        assert_eq!(collateral(redis, &before, &after, &s), Vec::<String>::new());
+        let gcs = gcs_outage(redis, &victim, &before, &after, &s, Some(41.5)).unwrap();
+        assert!(gcs.restarted && gcs.state_kept == Some(true), "{gcs:?}");
+        assert!(gcs.line().contains("away 41.5 s"), "{}", gcs.line());
+        // A new Serve controller: the GCS came back empty, even if replica ids were not read.
+        let after = with(1, "c2");
+        let s = Survival {
+            serve_controller_after: after.serve_controller.clone(),
+            ..s
+        };
+        let reasons = collateral(redis, &before, &after, &s);
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("did not come back from Redis")),
+            "{reasons:?}"
         );
     }
 

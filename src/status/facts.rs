@@ -161,6 +161,10 @@ pub struct Facts {
     pub serve_endpoints: Vec<EndpointFact>,
     pub applications: BTreeMap<String, String>,
     pub replicas: Vec<ReplicaFact>,
+    /// The Serve controller's actor id: kept across a GCS restart only if the GCS read its
+    /// actor table back from Redis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serve_controller: Option<String>,
     pub proxies: Vec<ProxyFact>,
     /// Why the dashboard could not be read, if it could not.
     pub dashboard_error: Option<String>,
@@ -550,6 +554,10 @@ async fn read_dashboard(
 
 /// Takes applications, replicas and proxies from Serve's instance details.
 pub fn apply_serve_details(v: &Value, facts: &mut Facts) {
+    facts.serve_controller = v["controller_info"]["actor_id"]
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .map(str::to_string);
     if let Some(proxies) = v["proxies"].as_object() {
         facts.proxies = proxies
             .values()

@@ -356,6 +356,7 @@ pub fn synthetic_drill() -> Value {
                 after: failover::Serving::default(),
             }),
             left_to_kuberay: None,
+            gcs: None,
         }],
         total_requests: 0,
         total_failures: 0,

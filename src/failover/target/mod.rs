@@ -39,6 +39,8 @@ pub struct Victim {
     /// The value a change rehearsal writes, unique to the round: how its probe knows the
     /// change is through.
     pub mark: Option<String>,
+    /// Where the victim keeps its data, when the round judges what survived (Redis' /data).
+    pub data: Option<String>,
 }
 
 pub trait Target: Sync {
@@ -71,6 +73,12 @@ pub trait Target: Sync {
     /// What a restart of the head means after this target's loss ("" when nothing to add).
     fn head_restart_cause(&self) -> &'static str {
         ""
+    }
+    /// Whether losing the victim makes the GCS exit (its Redis connection drops): the head
+    /// container's restart is then expected, and the round judges and reports instead whether
+    /// Ray's state came back from the store.
+    fn gcs_exits(&self) -> bool {
+        false
     }
     /// Permissions the strike needs: (verb, group, resource or resource/subresource,
     /// cluster-scoped), checked before anything is touched.
@@ -263,6 +271,7 @@ fn ray_pod_victim(facts: &Facts, role: Role) -> Result<Victim> {
         node: p.node.clone(),
         follow: vec![ray_pods_selector(facts)],
         mark: None,
+        data: None,
     })
 }
 

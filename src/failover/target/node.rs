@@ -149,6 +149,7 @@ impl Target for Node {
                         node: Some(node.to_string()),
                         follow: vec![ray_pods_selector(facts)],
                         mark: None,
+                        data: None,
                     });
                 }
                 crowded.push(format!("{node} ({})", ours.join(", ")));

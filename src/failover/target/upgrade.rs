@@ -154,6 +154,7 @@ pub(super) fn old_head(facts: &Facts, mark: Option<String>) -> Result<Victim> {
         node: None,
         follow: vec![RAY_PODS.into()],
         mark,
+        data: None,
     })
 }
 

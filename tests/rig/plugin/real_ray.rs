@@ -180,6 +180,59 @@ pub(super) fn real_ray_apply_status(rig: &Rig) -> TestResult {
     super::cleanup::stuck_cleanup_is_explained(rig, n)
 }
 
+/// Issue 14: the bundle's Redis keeps /data on a claim the rig's provisioner binds, so losing
+/// the Redis pod loses nothing: the GCS exits (Ray's GCS cannot ride out a dropped Redis
+/// connection) and reads Ray's state back; no request fails on either route (the head is out of
+/// the serve Service), no worker restarts, the Serve controller and every replica keep their ids.
+fn redis_loss_keeps_ray_state(rig: &Rig, n: &str) -> TestResult {
+    let claim = rig.kubectl(&[
+        "get",
+        "pvc",
+        "rayservice-ha-redis-data",
+        "-n",
+        n,
+        "-o",
+        "jsonpath={.status.phase} {.spec.storageClassName}",
+    ])?;
+    ensure(
+        claim.trim() == "Bound rig-block",
+        format!("Redis claim: {claim}"),
+    )?;
+    let r = super::passing_failover(
+        rig,
+        n,
+        &[
+            "--target",
+            "redis",
+            "--via",
+            "proxy,pod",
+            "--max-failures",
+            "0",
+        ],
+    )?;
+    let round = &r["rounds"][0];
+    let gcs = &round["gcs"];
+    println!(
+        "redis round: {} of {} failed, recovery {} s, gcs {gcs}",
+        r["total_failures"], r["total_requests"], round["recovery_s"]
+    );
+    ensure(
+        gcs["redis_data"] == "persistentVolumeClaim rayservice-ha-redis-data",
+        format!("Redis data: {gcs}"),
+    )?;
+    ensure(gcs["state_kept"] == true, format!("state not kept: {gcs}"))?;
+    ensure(
+        round["survival"]["serve_controller_before"].is_string()
+            && round["survival"]["serve_controller_before"]
+                == round["survival"]["serve_controller_after"],
+        format!("Serve controller: {}", round["survival"]),
+    )?;
+    ensure(
+        round["routes"].as_array().map_or(0, Vec::len) == 2,
+        "not both routes",
+    )
+}
+
 /// On real Ray: `failover --rounds 3` passes with workers and replica actors kept, a second drill
 /// is refused naming the holder, and Ctrl-C ends a drill with exit 130 and the lock released.
 pub(super) fn real_ray_failover(rig: &Rig) -> TestResult {
@@ -269,6 +322,8 @@ pub(super) fn real_ray_failover(rig: &Rig) -> TestResult {
             "replica actor ids changed",
         )?;
     }
+    wait_ready(rig, n, Duration::from_secs(300))?;
+    redis_loss_keeps_ray_state(rig, n)?;
     wait_ready(rig, n, Duration::from_secs(300))?;
 
     // Two drills at once: the second is refused and names the holder; Ctrl-C ends the first.
