@@ -43,8 +43,9 @@ pub struct Followed {
     pub head_away_s: Option<f64>,
 }
 
-/// How long the head must stay Ready after a new Redis is, for a round that did not see the
-/// GCS exit, before recovery counts (on the rig it showed 0.5–1.5 s after the old pod was gone).
+/// How long the head must stay Ready once a new Redis is Ready and the old one gone, for a round
+/// that did not see the GCS exit, before recovery counts (on the rig it showed 0.5–1.5 s after
+/// the old pod was gone; the guide's Redis, behind `sh -c`, sits out its 30 s grace period).
 const GCS_EXIT_GRACE_S: f64 = 10.0;
 
 /// Follows until full recovery plus `settle` (under load: what breaks late, such as a GCS that
@@ -267,8 +268,9 @@ struct Seen {
     /// A head that is not the victim: since when it is not Ready, and how long it was away.
     head_down_since: Option<f64>,
     head_away_s: Option<f64>,
-    /// When the replacement last became Ready.
+    /// When the replacement last became Ready, and when the victim was gone.
     new_ready_at: Option<f64>,
+    old_gone_at: Option<f64>,
 }
 
 /// Turns watch events into the timeline.
@@ -356,10 +358,13 @@ impl<'a> Observer<'a> {
         let replaced = !self.replaces_victim || (s.new_ready && s.old_gone);
         let switched = !self.replaces_cluster
             || (s.active.is_some() && s.active != self.serving_before && s.pending.is_none());
-        let gcs_seen_through = match (self.gcs_grace_s, s.new_ready_at) {
+        // The GCS loses its connection when the old Redis is gone (a slow one keeps serving
+        // through its grace period), and may only then exit.
+        let quiet_since = s.new_ready_at.zip(s.old_gone_at).map(|(r, g)| r.max(g));
+        let gcs_seen_through = match (self.gcs_grace_s, quiet_since) {
             (None, _) => true,
             (Some(_), _) if s.head_away_s.is_some() => true,
-            (Some(grace), Some(ready_at)) => self.now - ready_at >= grace,
+            (Some(grace), Some(since)) => self.now - since >= grace,
             (Some(_), None) => false,
         };
         replaced
@@ -385,7 +390,12 @@ impl<'a> Observer<'a> {
     fn pod(&mut self, pod: &Pod, deleted: bool, t: f64) {
         let name = pod.metadata.name.clone().unwrap_or_default();
         let uid = pod.metadata.uid.clone().unwrap_or_default();
-        let role = pod_role(pod);
+        // A Redis drill follows only the Redis Service's pods besides the Ray pods: a pod with
+        // no Ray label is Redis whatever its labels say (the guide's is `app: redis`).
+        let role = pod_role(pod).or_else(|| {
+            (self.role == Role::Redis && rayservice::label(pod, "ray.io/node-type").is_none())
+                .then_some(Role::Redis)
+        });
         if !self.ours(pod) {
             return;
         }
@@ -435,6 +445,7 @@ impl<'a> Observer<'a> {
         // An in-place change has no victim pod to be gone.
         if self.replaces_victim && !self.seen.old_gone {
             self.seen.old_gone = true;
+            self.seen.old_gone_at = Some(t);
             let victim = &self.victim.name;
             self.note(t, format!("old pod {victim} gone"));
         }
@@ -711,11 +722,12 @@ mod tests {
         assert!(obs.recovered());
         assert_eq!(obs.end(None).head_away_s, Some(37.5));
 
-        // A GCS that rides it out: recovered once the head stayed Ready for the grace.
+        // A GCS that rides it out: recovered once the head stayed Ready for the grace, counted
+        // from when the old Redis was gone too (its connection drops only then).
         let mut obs = Observer::new(&victim, Role::Redis, &before);
         obs.gcs_grace_s = Some(10.0);
-        obs.victim_gone(0.5);
-        obs.pod(&pod("svc-redis-new", &redis, 0), false, 2.0);
+        obs.pod(&pod("svc-redis-new", &redis, 0), false, 0.2);
+        obs.victim_gone(2.0);
         obs.now = 11.9;
         assert!(!obs.recovered());
         obs.now = 12.0;

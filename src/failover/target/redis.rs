@@ -2,7 +2,7 @@
 //! state back, so that nothing else on the Ray side restarts or is redeployed.
 
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{Api, ListParams};
 
 use super::{Target, Victim, ray_pods_selector};
@@ -37,13 +37,26 @@ impl Target for Redis {
     fn pick<'a>(&'a self, cluster: &'a Cluster, facts: &'a Facts) -> BoxFuture<'a, Result<Victim>> {
         Box::pin(async move {
             let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-            let selector = Role::Redis.selector("", &facts.name);
-            let list = pods
+            // The bundle's Redis by its labels; any other (the guide's) through the Service the
+            // head's RAY_REDIS_ADDRESS names.
+            let mut selector = Role::Redis.selector("", &facts.name);
+            let mut list = pods
                 .list(&ListParams::default().labels(&selector))
                 .await
                 .context("cannot list the Redis pods")?;
+            if list.items.is_empty()
+                && let Some(found) = selector_of_redis_service(cluster, facts).await?
+            {
+                selector = found;
+                list = pods
+                    .list(&ListParams::default().labels(&selector))
+                    .await
+                    .context("cannot list the Redis pods")?;
+            }
             let p = list.items.into_iter().next().ok_or_else(|| {
-                Error::failed("no Redis pod of this bundle (external Redis cannot be drilled here)")
+                Error::failed(
+                    "no Redis pod in this namespace behind the head's RAY_REDIS_ADDRESS (an external Redis cannot be drilled here)",
+                )
             })?;
             Ok(Victim {
                 node: p.spec.as_ref().and_then(|s| s.node_name.clone()),
@@ -55,6 +68,11 @@ impl Target for Redis {
                 mark: None,
             })
         })
+    }
+
+    /// The serve endpoints can include the head, whose GCS exits.
+    fn needs_serve_endpoints(&self) -> bool {
+        true
     }
 
     fn replicas_kept(&self, s: &Survival) -> bool {
@@ -71,6 +89,48 @@ impl Target for Redis {
     fn gcs_exits(&self) -> bool {
         true
     }
+}
+
+/// The label selector of the Service in this namespace that the head's RAY_REDIS_ADDRESS names
+/// (KubeRay sets it from redisAddress), when there is one.
+async fn selector_of_redis_service(cluster: &Cluster, facts: &Facts) -> Result<Option<String>> {
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let heads = pods
+        .list(&ListParams::default().labels(&format!(
+            "{},ray.io/node-type=head",
+            ray_pods_selector(facts)
+        )))
+        .await
+        .context("cannot list the head pod")?;
+    let address = heads
+        .items
+        .iter()
+        .flat_map(|p| p.spec.iter().flat_map(|s| s.containers.iter()))
+        .flat_map(|c| c.env.iter().flatten())
+        .find(|e| e.name == "RAY_REDIS_ADDRESS")
+        .and_then(|e| e.value.clone());
+    let Some(address) = address else {
+        return Ok(None);
+    };
+    let services: Api<Service> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let name = crate::validate::redis_service_label(address.split(',').next().unwrap_or(""));
+    let Some(svc) = services
+        .get_opt(name)
+        .await
+        .context(format!("cannot read service {name}"))?
+    else {
+        return Ok(None);
+    };
+    Ok(svc
+        .spec
+        .and_then(|s| s.selector)
+        .filter(|sel| !sel.is_empty())
+        .map(|sel| {
+            sel.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        }))
 }
 
 /// Where the Redis pod keeps /data: the volume mounted there, or the container's own files.
