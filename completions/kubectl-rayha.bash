@@ -163,7 +163,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__apply)
-            opts="-f -o -n -h --filename --name --ray-version --image --kuberay-version --worker-replicas --min-workers --max-workers --head-cpu --head-memory --head-memory-limit --worker-cpu --worker-memory --serve-config --import-path --working-dir --deployments --route-prefix --serve-replicas --redis-address --redis-password-secret --redis-password-key --redis-image --redis-storage --storage-class --redis-storage-class --external-storage-namespace --spread --node-loss-toleration --with-tester --allow-non-ha --values --dry-run --output --wait --timeout --force-conflicts --load --via --max-failures --path --data --expect --report --junit --namespace --context --kubeconfig --request-timeout --help"
+            opts="-f -o -n -h --filename --name --ray-version --image --kuberay-version --worker-replicas --min-workers --max-workers --head-cpu --head-memory --head-memory-limit --worker-cpu --worker-memory --serve-config --import-path --working-dir --deployments --route-prefix --serve-replicas --redis-address --redis-password-secret --redis-password-key --redis-image --redis-storage --storage-class --redis-storage-class --redis-tls --external-storage-namespace --spread --node-loss-toleration --with-tester --allow-non-ha --values --dry-run --output --wait --timeout --force-conflicts --load --via --max-failures --path --data --expect --report --junit --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -275,6 +275,10 @@ _kubectl__rayha() {
                     ;;
                 --storage-class)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-tls)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --external-storage-namespace)
@@ -575,7 +579,7 @@ _kubectl__rayha() {
             return 0
             ;;
         kubectl__subcmd__rayha__subcmd__generate)
-            opts="-o -n -h --name --ray-version --image --kuberay-version --worker-replicas --min-workers --max-workers --head-cpu --head-memory --head-memory-limit --worker-cpu --worker-memory --serve-config --import-path --working-dir --deployments --route-prefix --serve-replicas --redis-address --redis-password-secret --redis-password-key --redis-image --redis-storage --storage-class --redis-storage-class --external-storage-namespace --spread --node-loss-toleration --with-tester --allow-non-ha --values --output --output-dir --namespace --context --kubeconfig --request-timeout --help"
+            opts="-o -n -h --name --ray-version --image --kuberay-version --worker-replicas --min-workers --max-workers --head-cpu --head-memory --head-memory-limit --worker-cpu --worker-memory --serve-config --import-path --working-dir --deployments --route-prefix --serve-replicas --redis-address --redis-password-secret --redis-password-key --redis-image --redis-storage --storage-class --redis-storage-class --redis-tls --external-storage-namespace --spread --node-loss-toleration --with-tester --allow-non-ha --values --output --output-dir --namespace --context --kubeconfig --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -679,6 +683,10 @@ _kubectl__rayha() {
                     ;;
                 --storage-class)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-tls)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --external-storage-namespace)

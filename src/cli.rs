@@ -179,6 +179,13 @@ pub struct GenerateOptions {
     /// (network block storage, not node-local disks) [default: the cluster's default class]
     #[arg(long, visible_alias = "storage-class", value_name = "NAME")]
     pub redis_storage_class: Option<String>,
+    /// Redis speaks TLS only: a CA and a server certificate made for this bundle (ECDSA P-256,
+    /// valid 5 years) go into the Secret <name>-redis-tls, Redis listens with TLS alone, and the
+    /// GCS (and KubeRay's Redis cleanup Job) connects to rediss:// and checks the certificate
+    /// against the CA (RAY_REDIS_CA_CERT); the Redis password no longer crosses the network in
+    /// clear text
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub redis_tls: Option<bool>,
     /// Storage namespace for GCS state in Redis [default: chosen by KubeRay, the RayCluster UID]
     #[arg(long, value_name = "NAME")]
     pub external_storage_namespace: Option<String>,

@@ -69,6 +69,16 @@ pub fn bundle(params: &Params, password: &str) -> Result<Vec<Value>> {
         p.secret.password_b64 = Some(base64::engine::general_purpose::STANDARD.encode(password));
         names.push("secret.yaml.j2");
     }
+    if let Some(tls) = p.redis.as_mut().and_then(|r| r.tls.as_mut()) {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let c = crate::tls::redis_certificates(&tls.names, crate::failover::now_unix() as u64)?;
+        tls.material = Some(crate::params::TlsMaterial {
+            ca_b64: b64(&c.ca_pem),
+            cert_b64: b64(&c.cert_pem),
+            key_b64: b64(&c.key_pem),
+        });
+        names.push("redis-tls-secret.yaml.j2");
+    }
     if let Some(redis) = &p.redis {
         names.push("redis-configmap.yaml.j2");
         if redis.storage.is_some() {
@@ -90,7 +100,11 @@ pub fn bundle(params: &Params, password: &str) -> Result<Vec<Value>> {
         .map(|name| {
             let text = templates::render(
                 name,
-                minijinja::context! { p => &p, tester_script => TESTER_SCRIPT },
+                minijinja::context! {
+                    p => &p,
+                    tester_script => TESTER_SCRIPT,
+                    tls_dir => crate::params::REDIS_TLS_DIR,
+                },
             )?;
             let mut docs = yaml::parse_documents(&text).map_err(|e| {
                 Error::failed(format!("internal: template {name} is not YAML: {e}"))

@@ -23,6 +23,7 @@ pub mod selector;
 pub mod serve_config;
 pub mod status;
 pub mod templates;
+pub mod tls;
 pub mod validate;
 pub mod wait;
 pub mod yaml;

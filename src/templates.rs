@@ -13,6 +13,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/secret.yaml.j2"),
     ),
     (
+        "redis-tls-secret.yaml.j2",
+        include_str!("../templates/redis-tls-secret.yaml.j2"),
+    ),
+    (
         "redis-configmap.yaml.j2",
         include_str!("../templates/redis-configmap.yaml.j2"),
     ),

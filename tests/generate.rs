@@ -684,3 +684,88 @@ fn redis_storage_none_keeps_an_emptydir_and_a_class_names_the_claims_class() {
         "{err}"
     );
 }
+
+#[test]
+fn redis_tls_puts_the_key_material_only_in_its_secret_and_speaks_tls_only() {
+    let bundle = generate(&["--redis-tls", "-n", "prod"]);
+    let secret = bundle
+        .iter()
+        .find(|d| d["kind"] == "Secret" && d["metadata"]["name"] == "rayservice-ha-redis-tls")
+        .unwrap();
+    assert_eq!(secret["type"], "kubernetes.io/tls");
+    let pem = |key: &str| {
+        let b64 = secret["data"][key].as_str().unwrap();
+        String::from_utf8(
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap(),
+        )
+        .unwrap()
+    };
+    assert!(pem("ca.crt").starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(pem("tls.crt").starts_with("-----BEGIN CERTIFICATE-----"));
+    let key = pem("tls.key");
+    assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"));
+    // The key and the certificates appear nowhere else, encoded or not.
+    for obj in bundle.iter().filter(|d| d != &secret) {
+        let text = obj.to_string();
+        for needle in [secret["data"]["tls.key"].as_str().unwrap(), "PRIVATE KEY"] {
+            assert!(
+                !text.contains(needle),
+                "{} holds key material",
+                obj["metadata"]["name"]
+            );
+        }
+    }
+    let rs = find(&bundle, "RayService").unwrap();
+    let cluster = &rs["spec"]["rayClusterConfig"];
+    assert_eq!(
+        cluster["gcsFaultToleranceOptions"]["redisAddress"],
+        "rediss://rayservice-ha-redis:6379"
+    );
+    let head = &cluster["headGroupSpec"]["template"]["spec"];
+    let ca_env = head["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "RAY_REDIS_CA_CERT")
+        .unwrap();
+    // The head mounts the CA only, where its env says.
+    let mount = &head["containers"][0]["volumeMounts"][0];
+    assert_eq!(
+        ca_env["value"].as_str().unwrap(),
+        format!("{}/ca.crt", mount["mountPath"].as_str().unwrap())
+    );
+    assert_eq!(head["volumes"][0]["secret"]["items"][0]["key"], "ca.crt");
+    assert_eq!(
+        head["volumes"][0]["secret"]["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let conf = bundle
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "rayservice-ha-redis-config")
+        .unwrap()["data"]["redis.conf"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(rayha::status::tls_only(&conf), "{conf}");
+    let (_, redis, _) = pod_specs(&bundle);
+    let probe = redis["containers"][0]["readinessProbe"]["exec"]["command"][2]
+        .as_str()
+        .unwrap();
+    assert!(probe.contains("--tls --cacert"), "{probe}");
+    // A second bundle gets its own CA.
+    let again = generate(&["--redis-tls", "-n", "prod"]);
+    let ca = |b: &[Value]| {
+        b.iter()
+            .find(|d| d["metadata"]["name"] == "rayservice-ha-redis-tls")
+            .unwrap()["data"]["ca.crt"]
+            .clone()
+    };
+    assert_ne!(ca(&bundle), ca(&again));
+
+    let out = run(&["generate", "--redis-tls", "--redis-address", "r:6379"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--redis-tls"), "{}", stderr(&out));
+}

@@ -126,7 +126,7 @@ fn reads_standard_input() {
         let out = run_with_stdin(&args, Some(&ours));
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert!(
-            stdout(&out).contains("21 pass, 0 warn, 0 fail"),
+            stdout(&out).contains("22 pass, 0 warn, 0 fail"),
             "{}",
             stdout(&out)
         );

@@ -186,6 +186,38 @@ pub(super) fn check_redis_address(ctx: &Ctx) -> Check {
     pass(ID, addr)
 }
 
+/// Whether the GCS reaches Redis over TLS: a `rediss://` address and the CA the certificate is
+/// checked against. Clear text passes (it does not weaken HA) but says what crosses the network.
+pub(super) fn check_redis_tls(ctx: &Ctx) -> Check {
+    const ID: &str = "redis-tls";
+    if ctx.uses_rocksdb() {
+        return pass(ID, "not used: backend rocksdb (see gcs-backend)");
+    }
+    let Some(addr) = redis_address(ctx) else {
+        return pass(ID, "no Redis address (see redis-address)");
+    };
+    if !addr.starts_with("rediss://") {
+        return pass(
+            ID,
+            "clear text: the Redis password and Ray's state cross the cluster network unencrypted (kubectl rayha generate --redis-tls encrypts them)",
+        );
+    }
+    let ca = ["RAY_REDIS_CA_CERT", "RAY_REDIS_CA_PATH"]
+        .into_iter()
+        .find(|name| ctx.head_env(name).is_some());
+    match ca {
+        Some(name) => pass(
+            ID,
+            format!("encrypted: rediss://, Redis' certificate checked against the CA in {name}"),
+        ),
+        // A managed Redis with a public CA verifies against the image's system CAs.
+        None => pass(
+            ID,
+            "encrypted: rediss://, Redis' certificate checked against the Ray image's system CAs (a private CA needs RAY_REDIS_CA_CERT on the head)",
+        ),
+    }
+}
+
 pub(super) fn check_redis_password(ctx: &Ctx) -> Check {
     const ID: &str = "redis-password";
     const WHY: &str = "a password written into a manifest is readable by anyone who can read that object or its source";

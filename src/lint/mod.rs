@@ -276,6 +276,7 @@ fn lint_rayservice(rs: &Value, docs: &[Value]) -> ObjectReport {
         check_deletion_timeout(&ctx),
         check_redis_address(&ctx),
         check_redis_password(&ctx),
+        check_redis_tls(&ctx),
         check_head_cpus(&ctx),
         check_head_start_timeout(&ctx),
         check_serve_replicas(&serve),

@@ -95,7 +95,31 @@ pub struct RedisParams {
     pub pvc_name: String,
     pub storage: Option<String>,
     pub storage_class: Option<String>,
+    /// `--redis-tls`: TLS only, with the bundle's own CA.
+    pub tls: Option<RedisTls>,
 }
+
+/// Where the TLS files of `--redis-tls` live.
+#[derive(Debug, Clone, Serialize)]
+pub struct RedisTls {
+    /// The Secret with `ca.crt`, `tls.crt` and `tls.key`.
+    pub secret_name: String,
+    /// The Service's DNS names the server certificate is for.
+    pub names: Vec<String>,
+    /// Filled in by `generate` just before rendering (base64 of the PEM texts); never logged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub material: Option<TlsMaterial>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsMaterial {
+    pub ca_b64: String,
+    pub cert_b64: String,
+    pub key_b64: String,
+}
+
+/// Where Ray pods and Redis find the TLS files.
+pub const REDIS_TLS_DIR: &str = "/etc/redis-tls";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SecretParams {
@@ -166,6 +190,7 @@ impl GenerateOptions {
             redis_image,
             redis_storage,
             redis_storage_class,
+            redis_tls,
             external_storage_namespace,
             spread,
             node_loss_toleration,
@@ -234,7 +259,14 @@ pub fn resolve(o: GenerateOptions, namespace: Option<String>) -> Result<Resolved
     let serve = serve(&o, allow_non_ha, &mut warnings)?;
     let (worker_replicas, min_workers, max_workers) =
         worker_counts(&o, serve.workers_needed, allow_non_ha, &mut warnings)?;
-    let (redis, redis_address) = redis(&o, &name)?;
+    let (redis, redis_address) = redis(&o, &name, namespace.as_deref())?;
+    if redis.as_ref().is_some_and(|r| r.tls.is_some()) && !ft_options {
+        return Err(conflict(
+            "redis-tls",
+            "kuberay-version below 1.3",
+            "TLS to Redis needs gcsFaultToleranceOptions (KubeRay 1.3 or newer)",
+        ));
+    }
     let secret = secret(&o, &name)?;
     let rayservice_annotations = legacy_annotations(&o, ft_options)?;
     let spread = placement::spread(&o)?;

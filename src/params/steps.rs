@@ -165,12 +165,17 @@ pub(super) fn serve(
 }
 
 /// The bundle's own Redis (None with an external address) and the address the GCS uses.
-pub(super) fn redis(o: &GenerateOptions, name: &str) -> Result<(Option<RedisParams>, String)> {
+pub(super) fn redis(
+    o: &GenerateOptions,
+    name: &str,
+    namespace: Option<&str>,
+) -> Result<(Option<RedisParams>, String)> {
     if o.redis_address.is_some() {
         for (flag, set) in [
             ("redis-image", o.redis_image.is_some()),
             ("redis-storage", o.redis_storage.is_some()),
             ("redis-storage-class", o.redis_storage_class.is_some()),
+            ("redis-tls", o.redis_tls == Some(true)),
         ] {
             if set {
                 return Err(conflict(
@@ -199,13 +204,23 @@ pub(super) fn redis(o: &GenerateOptions, name: &str) -> Result<(Option<RedisPara
             Ok((None, addr.clone()))
         }
         None => {
-            let redis = redis_params(
+            let mut redis = redis_params(
                 name,
                 o.redis_image.clone(),
                 storage,
                 o.redis_storage_class.clone(),
             )?;
-            Ok((Some(redis), format!("{name}-redis:{REDIS_PORT}")))
+            let scheme = if o.redis_tls == Some(true) {
+                redis.tls = Some(RedisTls {
+                    secret_name: format!("{name}-redis-tls"),
+                    names: crate::tls::service_names(&redis.service_name, namespace),
+                    material: None,
+                });
+                "rediss://"
+            } else {
+                ""
+            };
+            Ok((Some(redis), format!("{scheme}{name}-redis:{REDIS_PORT}")))
         }
     }
 }
@@ -524,6 +539,7 @@ fn redis_params(
         pvc_name: format!("{name}-redis-data"),
         storage,
         storage_class,
+        tls: None,
     })
 }
 

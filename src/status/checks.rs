@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::lint::Level;
+use crate::rayservice::Role;
 
 use super::facts::*;
 
@@ -175,7 +176,51 @@ pub fn evaluate(f: &Facts) -> Vec<HaCheck> {
             format!("deployment/{name}: {ready}/{desired} ready"),
         ));
     }
+    if let Some(tls) = &f.redis_tls {
+        let head_ready = f.pods.iter().any(|p| p.role == Role::Head && p.ready);
+        checks.push(redis_tls(tls, head_ready));
+    }
     checks
+}
+
+/// Whether the head's GCS reaches Redis over TLS. It cannot have connected any other way when
+/// its address is rediss:// and the bundle's Redis accepts TLS only, and a Ready head has a
+/// connected GCS. Clear text passes (HA does not depend on it) and says so.
+fn redis_tls(tls: &RedisTlsFact, head_ready: bool) -> HaCheck {
+    let id = "redis-tls";
+    if !tls.address_tls {
+        return check(
+            id,
+            true,
+            "clear text: the head reaches Redis without TLS (generate --redis-tls encrypts it)"
+                .into(),
+        );
+    }
+    let ca = tls.ca_env.as_deref().unwrap_or("no RAY_REDIS_CA_CERT");
+    match (tls.redis_tls_only, head_ready) {
+        (Some(false), _) => HaCheck {
+            id,
+            level: Level::Warn,
+            message: "the head dials rediss://, but the bundle's Redis also listens in clear text (port is not 0): other clients may still send the password unencrypted".into(),
+        },
+        (Some(true), true) => check(
+            id,
+            true,
+            format!("encrypted: the head is Ready on rediss:// ({ca}) and Redis accepts TLS only"),
+        ),
+        (None, true) => check(
+            id,
+            true,
+            format!("encrypted: the head is Ready on rediss:// ({ca}); Redis' own config not seen (external)"),
+        ),
+        (_, false) => HaCheck {
+            id,
+            level: Level::Warn,
+            message: format!(
+                "the head dials rediss:// ({ca}) but is not Ready: a certificate the CA does not sign keeps its GCS from connecting (see the head's gcs_server.err)"
+            ),
+        },
+    }
 }
 
 /// The oldest KubeRay whose RayService survives a head loss (the HA guide's prerequisite:
@@ -530,4 +575,32 @@ fn disruption_budget(f: &Facts) -> HaCheck {
         };
     }
     check(id, true, counted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tls(address_tls: bool, redis_tls_only: Option<bool>) -> RedisTlsFact {
+        RedisTlsFact {
+            address_tls,
+            ca_env: address_tls.then(|| "RAY_REDIS_CA_CERT".to_string()),
+            redis_tls_only,
+        }
+    }
+
+    #[test]
+    fn redis_tls_is_encrypted_only_when_the_head_is_ready_against_a_tls_only_redis() {
+        let c = redis_tls(&tls(true, Some(true)), true);
+        assert!(
+            c.level == Level::Pass && c.message.starts_with("encrypted"),
+            "{c:?}"
+        );
+        assert_eq!(redis_tls(&tls(true, Some(false)), true).level, Level::Warn);
+        assert_eq!(redis_tls(&tls(true, Some(true)), false).level, Level::Warn);
+        let external = redis_tls(&tls(true, None), true);
+        assert!(external.message.contains("external"), "{external:?}");
+        let clear = redis_tls(&tls(false, Some(false)), true);
+        assert!(clear.level == Level::Pass && clear.message.starts_with("clear text"));
+    }
 }

@@ -101,6 +101,18 @@ pub struct ReplicaFact {
     pub state: String,
 }
 
+/// How the head reaches Redis.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct RedisTlsFact {
+    /// The head's RAY_REDIS_ADDRESS starts with rediss://.
+    pub address_tls: bool,
+    /// The env var that names the CA on the head (RAY_REDIS_CA_CERT or RAY_REDIS_CA_PATH).
+    pub ca_env: Option<String>,
+    /// The bundle's Redis accepts TLS only (`port 0` and a `tls-port` in its redis.conf); None
+    /// when its config is not a ConfigMap of this namespace (an external Redis).
+    pub redis_tls_only: Option<bool>,
+}
+
 /// A Serve proxy and its node.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ProxyFact {
@@ -170,6 +182,9 @@ pub struct Facts {
     pub dashboard_error: Option<String>,
     /// (name, ready replicas, desired) of the bundle's Redis, when it has one.
     pub redis: Option<(String, i32, i32)>,
+    /// How the head reaches Redis, from its env and the bundle's redis.conf.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_tls: Option<RedisTlsFact>,
     pub versions: Versions,
     /// Spec fields the last `kubectl apply` set that the served CRD dropped.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -279,6 +294,12 @@ pub async fn gather_within(
             .find(|p| Role::of_ray_pod(p) == Role::Head)
             .and_then(|p| p.spec.as_ref()?.containers.first()?.image.clone());
         facts.versions.kuberay = kuberay_version(cluster, rc).await;
+        facts.redis_tls = list
+            .items
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .find(|p| Role::of_ray_pod(p) == Role::Head)
+            .and_then(head_redis_tls);
     }
     // One more request, only while an upgrade runs.
     if let Some(pending) = facts.pending_cluster.clone()
@@ -327,6 +348,9 @@ pub async fn gather_within(
             st.ready_replicas.unwrap_or(0),
             d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
         ));
+        if let Some(tls) = facts.redis_tls.as_mut() {
+            tls.redis_tls_only = redis_serves_tls_only(cluster, d).await;
+        }
     }
     match &serving {
         Some(rc) => read_dashboard(cluster, rc, &mut facts, dashboard).await,
@@ -500,6 +524,56 @@ fn budget_fact(b: &PodDisruptionBudget) -> BudgetFact {
     }
 }
 
+/// The head's way to Redis, when its container names a Redis address.
+fn head_redis_tls(head: &Pod) -> Option<RedisTlsFact> {
+    let env = head.spec.as_ref()?.containers.first()?.env.as_ref()?;
+    let value = |name: &str| env.iter().find(|e| e.name == name);
+    let address = value("RAY_REDIS_ADDRESS")?
+        .value
+        .clone()
+        .unwrap_or_default();
+    Some(RedisTlsFact {
+        address_tls: address.starts_with("rediss://"),
+        ca_env: ["RAY_REDIS_CA_CERT", "RAY_REDIS_CA_PATH"]
+            .into_iter()
+            .find(|n| value(n).is_some())
+            .map(str::to_string),
+        redis_tls_only: None,
+    })
+}
+
+/// Whether the Redis Deployment's redis.conf (a ConfigMap it mounts) accepts TLS only.
+async fn redis_serves_tls_only(cluster: &Cluster, d: &Deployment) -> Option<bool> {
+    let spec = d.spec.as_ref()?.template.spec.as_ref()?;
+    let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    for name in spec
+        .volumes
+        .iter()
+        .flatten()
+        .filter_map(|v| v.config_map.as_ref().map(|c| c.name.clone()))
+    {
+        let Ok(Some(cm)) = config_maps.get_opt(&name).await else {
+            continue;
+        };
+        if let Some(conf) = cm.data.as_ref().and_then(|d| d.get("redis.conf")) {
+            return Some(tls_only(conf));
+        }
+    }
+    None
+}
+
+/// redis.conf text: no plain-text port (`port 0`) and a `tls-port`.
+pub fn tls_only(conf: &str) -> bool {
+    let directive = |key: &str| {
+        conf.lines()
+            .rev()
+            .map(str::split_whitespace)
+            .find_map(|mut w| (w.next() == Some(key)).then(|| w.next().unwrap_or("")))
+    };
+    directive("port") == Some("0") && directive("tls-port").is_some_and(|p| p != "0")
+}
+
 /// The GCS store a Ray container's env names (KubeRay sets it on a fault-tolerant head).
 fn gcs_store(env: &[k8s_openapi::api::core::v1::EnvVar]) -> Option<String> {
     let value = |name: &str| env.iter().find(|e| e.name == name);
@@ -602,6 +676,21 @@ mod tests {
             ]},
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn tls_only_means_no_plain_port_and_a_tls_port() {
+        assert!(tls_only("dir /data\nport 0\ntls-port 6379\n"));
+        assert!(!tls_only("port 6379\ntls-port 6380\n"), "plain text too");
+        assert!(!tls_only("port 0\n"), "no TLS port");
+        assert!(
+            !tls_only("tls-port 6379\n"),
+            "Redis' default port 6379 stays open"
+        );
+        assert!(
+            tls_only("port 6379\nport 0\ntls-port 6379\n"),
+            "the last one counts"
+        );
     }
 
     #[test]

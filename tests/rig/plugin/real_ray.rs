@@ -463,8 +463,10 @@ pub(super) fn real_ray_failover_without_gcs_ft(rig: &Rig) -> TestResult {
 /// (`12`, checked on every reply) 500 times without a failure and reports counts and
 /// percentiles; Ctrl-C during `--via pod` exits 130, prints the summary and leaves no tester pod.
 pub(super) fn real_ray_query_routes(rig: &Rig) -> TestResult {
-    let ns = ready_rayservice(rig, "q-routes")?;
+    // On a --redis-tls bundle (issue 14): the routes do not care, and this trial proves TLS.
+    let ns = ready_rayservice_with(rig, "q-routes", &["--redis-tls"])?;
     let n = ns.name.as_str();
+    redis_speaks_tls_only(rig, n)?;
     let selector = "app.kubernetes.io/component=query,app.kubernetes.io/instance=rayservice-ha";
     // What a `--via pod` query leaves behind (its tester pod and ConfigMap): nothing, once it ended.
     let leftovers = |when: &str, problems: &mut Vec<String>| -> Result<(), String> {
@@ -660,5 +662,75 @@ pub(super) fn real_ray_query_routes(rig: &Rig) -> TestResult {
         ));
     }
     leftovers("Ctrl-C", &mut problems)?;
-    ensure(problems.is_empty(), problems.join("\n"))
+    ensure(problems.is_empty(), problems.join("\n"))?;
+    tls_bundle_deletes_its_redis_keys(rig, n)
+}
+
+/// `status` says the head reaches Redis over TLS (every check already passed on the way up),
+/// and Redis itself refuses a plain-text client while it answers one with TLS and the CA.
+fn redis_speaks_tls_only(rig: &Rig, n: &str) -> TestResult {
+    let out = rig.rayha(&["status", "rayservice-ha", "-n", n, "-o", "json"], None);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let tls = v["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "redis-tls").cloned())
+        .unwrap_or(Value::Null);
+    ensure(
+        tls["level"] == "PASS"
+            && tls["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("encrypted") && m.contains("TLS only")),
+        format!("status redis-tls: {tls}"),
+    )?;
+    let pod = rig.kubectl(&[
+        "get",
+        "pods",
+        "-n",
+        n,
+        "-l",
+        "app.kubernetes.io/name=redis",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ])?;
+    let ping = |tls: &[&str]| -> String {
+        let mut args = vec!["exec", n, pod.trim(), "--", "redis-cli"];
+        args.extend(tls);
+        args.extend(["-p", "6379", "ping"]);
+        let out = crate::harness::agent_cmd(&args).output();
+        out.map(|o| {
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })
+        .unwrap_or_else(|e| e.to_string())
+    };
+    let plain = ping(&[]);
+    let with_tls = ping(&["--tls", "--cacert", "/etc/redis-tls/ca.crt"]);
+    println!(
+        "redis-tls: {}; plain text: {:?}; TLS: {:?}",
+        tls["message"],
+        plain.trim(),
+        with_tls.trim()
+    );
+    ensure(
+        !plain.contains("PONG") && with_tls.contains("PONG"),
+        format!("plain text {plain:?}, TLS {with_tls:?}"),
+    )
+}
+
+/// KubeRay's Redis cleanup Job is made from the head's container, CA and rediss:// included:
+/// `delete` reports that it removed the GCS keys.
+fn tls_bundle_deletes_its_redis_keys(rig: &Rig, n: &str) -> TestResult {
+    let out = rig.rayha(
+        &["delete", "rayservice-ha", "-n", n, "-y", "--timeout", "5m"],
+        None,
+    );
+    let (stdout, stderr) = text(&out);
+    println!("{}", stdout.trim());
+    ensure(
+        out.status.success() && stdout.contains("cleanup job deleted its GCS keys from Redis"),
+        format!("delete of the TLS bundle: {stdout} {stderr}"),
+    )
 }
