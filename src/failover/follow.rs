@@ -265,8 +265,9 @@ struct Seen {
     pending: Option<String>,
     /// Whether the pending cluster's apps all ran, as last seen.
     pending_running: bool,
-    /// A head that is not the victim: since when it is not Ready, and how long it was away.
-    head_down_since: Option<f64>,
+    /// A head that is not the victim: which one is not Ready since when, and how long heads
+    /// were away.
+    head_down: Option<(String, f64)>,
     head_away_s: Option<f64>,
     /// When the replacement last became Ready, and when the victim was gone.
     new_ready_at: Option<f64>,
@@ -370,7 +371,7 @@ impl<'a> Observer<'a> {
         replaced
             && switched
             && gcs_seen_through
-            && s.head_down_since.is_none()
+            && s.head_down.is_none()
             && self.probed == Some(true)
             && s.rs_ready != Some(false)
             && s.apps_running != Some(false)
@@ -402,6 +403,16 @@ impl<'a> Observer<'a> {
         if uid == self.victim.uid {
             self.victim_changed(pod, deleted, t);
         } else if deleted || pod.metadata.deletion_timestamp.is_some() {
+            // A head on its way out (an upgrade's old cluster) is not one that will come back.
+            if role == Some(Role::Head)
+                && self
+                    .seen
+                    .head_down
+                    .as_ref()
+                    .is_some_and(|(n, _)| *n == name)
+            {
+                self.seen.head_down = None;
+            }
             // Noted once: a deletion is seen as Terminating, then again as gone.
             if role.is_some_and(|r| r != Role::Redis && r != self.role)
                 && self.seen.deletions_noted.insert(name.clone())
@@ -426,13 +437,13 @@ impl<'a> Observer<'a> {
         if !self.seen.restarts.contains_key(name) {
             return; // a new cluster's head (an upgrade): not one that went away
         }
-        match (pod_ready(pod), self.seen.head_down_since) {
+        match (pod_ready(pod), self.seen.head_down.clone()) {
             (false, None) => {
-                self.seen.head_down_since = Some(t);
+                self.seen.head_down = Some((name.to_string(), t));
                 self.note(t, format!("head pod {name} not Ready"));
             }
-            (true, Some(since)) => {
-                self.seen.head_down_since = None;
+            (true, Some((down, since))) if down == name => {
+                self.seen.head_down = None;
                 *self.seen.head_away_s.get_or_insert(0.0) += t - since;
                 self.note(t, format!("head pod {name} Ready again"));
             }
@@ -697,6 +708,18 @@ mod tests {
         let events: Vec<&str> = obs.timeline.iter().map(|e| e.event.as_str()).collect();
         assert!(!events.iter().any(|e| e.contains("new pod rc-head-x")));
         assert!(events.contains(&"head pod rc-head-x restarted a container (restarts 1)"));
+    }
+
+    #[test]
+    fn a_head_that_is_deleted_while_down_does_not_hold_recovery() {
+        let (before, victim) = head_and_worker_before("svc-redis-old");
+        let mut obs = Observer::new(&victim, Role::Redis, &before);
+        let mut down = pod("rc-head-x", &HEAD, 0);
+        down.status.as_mut().unwrap().conditions = None;
+        obs.pod(&down, false, 1.0);
+        assert!(obs.seen.head_down.is_some());
+        obs.pod(&down, true, 2.0);
+        assert!(obs.seen.head_down.is_none());
     }
 
     #[test]
