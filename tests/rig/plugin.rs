@@ -227,6 +227,24 @@ fn reapply_changes_nothing(rig: &Rig) -> TestResult {
             format!("{object} not created: {stdout}"),
         )?;
     }
+    let created = stdout.lines().count();
+    ensure(created == 7, format!("not 7 objects: {stdout}"))?;
+    // The claim binds once Redis is scheduled (WaitForFirstConsumer): the PV controller then
+    // writes spec.volumeName, which is not the second apply's doing.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rig.kubectl(&[
+        "get",
+        "pvc",
+        "rayservice-ha-redis-data",
+        "-n",
+        &ns.name,
+        "-o",
+        "jsonpath={.status.phase}",
+    ])? != "Bound"
+    {
+        ensure(Instant::now() < deadline, "the Redis claim never bound")?;
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let password = secret_data(rig, &ns.name)?;
     let ours = |v: Vec<String>| -> Vec<String> {
         v.into_iter()
@@ -238,7 +256,7 @@ fn reapply_changes_nothing(rig: &Rig) -> TestResult {
     let (stdout, stderr) = text(&out);
     ensure(out.status.success(), format!("second apply: {stderr}"))?;
     ensure(
-        stdout.lines().count() == 6 && stdout.lines().all(|l| l.ends_with(" unchanged")),
+        stdout.lines().count() == created && stdout.lines().all(|l| l.ends_with(" unchanged")),
         format!("second apply changed something: {stdout}"),
     )?;
     ensure(
