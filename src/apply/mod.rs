@@ -445,8 +445,8 @@ async fn check_crd_supports_ft_options(cluster: &Cluster, rs: &Value) -> Result<
     }
 }
 
-/// A generated password Secret that already exists keeps its password: re-applying a bundle must
-/// never rotate it under a running Redis.
+/// A generated Secret that already exists keeps its data (the password, `--redis-tls`'s CA and
+/// certificate): re-applying a bundle must never rotate them under a running Redis and GCS.
 async fn keep_existing_passwords(items: &mut [Item], resolved: &[Resolved]) -> Result<()> {
     for (item, res) in items.iter_mut().zip(resolved) {
         let ours = item.object["metadata"]["labels"]["app.kubernetes.io/managed-by"]
@@ -462,7 +462,12 @@ async fn keep_existing_passwords(items: &mut [Item], resolved: &[Resolved]) -> R
                 .is_some_and(|want| want.keys().all(|k| data.get(k).is_some()));
             if keys_present {
                 item.object["data"] = data;
-                eprintln!("{}: keeping the existing password", item.label);
+                let what = if item.object["type"] == "kubernetes.io/tls" {
+                    "certificates"
+                } else {
+                    "password"
+                };
+                eprintln!("{}: keeping the existing {what}", item.label);
             }
         }
     }
