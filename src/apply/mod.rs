@@ -175,7 +175,7 @@ async fn apply_all(
     }
     let resolved = preflight(&cluster, &items).await?;
     storage::check_claims(&cluster, &items, &resolved).await?;
-    keep_existing_passwords(&mut items, &resolved).await?;
+    keep_existing_secret_data(&mut items, &resolved).await?;
 
     // The whole bundle through the server first: nothing changes unless every object passes.
     let (dry, reclaim) = dry_run(&items, &resolved, args.force_conflicts).await?;
@@ -447,7 +447,7 @@ async fn check_crd_supports_ft_options(cluster: &Cluster, rs: &Value) -> Result<
 
 /// A generated Secret that already exists keeps its data (the password, `--redis-tls`'s CA and
 /// certificate): re-applying a bundle must never rotate them under a running Redis and GCS.
-async fn keep_existing_passwords(items: &mut [Item], resolved: &[Resolved]) -> Result<()> {
+async fn keep_existing_secret_data(items: &mut [Item], resolved: &[Resolved]) -> Result<()> {
     for (item, res) in items.iter_mut().zip(resolved) {
         let ours = item.object["metadata"]["labels"]["app.kubernetes.io/managed-by"]
             == crate::apply::FIELD_MANAGER;

@@ -123,40 +123,33 @@ pub fn gcs_outage(
     if !target.gcs_exits() {
         return None;
     }
-    let head_restarts = |f: &Facts| -> i32 {
-        f.pods
-            .iter()
-            .filter(|p| p.role == Role::Head)
-            .map(|p| p.restarts)
-            .sum()
-    };
-    let checked = survival.replicas_checked;
+    let head_restarts = |f: &Facts| -> i32 { heads(f).iter().map(|(_, r)| r).sum() };
     Some(GcsOutage {
         redis_data: victim.data.clone().unwrap_or_else(|| "unknown".into()),
         restarted: head_restarts(after) > head_restarts(before),
         away_s,
-        state_kept: checked.then(|| {
-            survival.replicas_unchanged
-                && survival.serve_controller_kept() != Some(false)
-                && survival.workers_restarted_or_replaced.is_empty()
+        // The target's own rule for the replicas (the Redis target's includes the controller).
+        state_kept: survival.replicas_checked.then(|| {
+            target.replicas_kept(survival) && survival.workers_restarted_or_replaced.is_empty()
         }),
     })
 }
 
+/// The head pods of `f` with their restart counts.
+fn heads(f: &Facts) -> Vec<(String, i32)> {
+    f.pods
+        .iter()
+        .filter(|p| p.role == Role::Head)
+        .map(|p| (p.name.clone(), p.restarts))
+        .collect()
+}
+
 fn head_losses(target: &dyn Target, before: &Facts, after: &Facts) -> Vec<String> {
-    let heads = |f: &Facts| -> Vec<(String, i32)> {
-        f.pods
-            .iter()
-            .filter(|p| p.role == Role::Head)
-            .map(|p| (p.name.clone(), p.restarts))
-            .collect()
-    };
     let mut reasons = Vec::new();
     for (name, restarts) in heads(before) {
         match heads(after).into_iter().find(|(n, _)| *n == name) {
             Some((_, r)) if r > restarts && !target.gcs_exits() => reasons.push(format!(
-                "head pod {name} restarted (restarts {restarts} -> {r}): the GCS exited{}",
-                target.head_restart_cause()
+                "head pod {name} restarted (restarts {restarts} -> {r}): the GCS exited"
             )),
             None => reasons.push(format!("head pod {name} was replaced")),
             _ => {}

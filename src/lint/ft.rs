@@ -186,6 +186,9 @@ pub(super) fn check_redis_address(ctx: &Ctx) -> Check {
     pass(ID, addr)
 }
 
+/// The env vars by which Ray's GCS is given the CA of Redis' certificate (file, directory).
+pub const REDIS_CA_ENVS: [&str; 2] = ["RAY_REDIS_CA_CERT", "RAY_REDIS_CA_PATH"];
+
 /// Whether the GCS reaches Redis over TLS: a `rediss://` address and the CA the certificate is
 /// checked against. Clear text passes (it does not weaken HA) but says what crosses the network.
 pub(super) fn check_redis_tls(ctx: &Ctx) -> Check {
@@ -202,7 +205,7 @@ pub(super) fn check_redis_tls(ctx: &Ctx) -> Check {
             "clear text: the Redis password and Ray's state cross the cluster network unencrypted (kubectl rayha generate --redis-tls encrypts them)",
         );
     }
-    let ca = ["RAY_REDIS_CA_CERT", "RAY_REDIS_CA_PATH"]
+    let ca = REDIS_CA_ENVS
         .into_iter()
         .find(|name| ctx.head_env(name).is_some());
     match ca {

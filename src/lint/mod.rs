@@ -22,6 +22,7 @@ mod upgrade;
 
 use backend::*;
 use budget::*;
+pub use ft::REDIS_CA_ENVS;
 use ft::*;
 pub use head::DASHBOARD_MODULE_TIMEOUT_ENV;
 use head::*;

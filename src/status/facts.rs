@@ -287,19 +287,15 @@ pub async fn gather_within(
             .pods
             .sort_by(|a, b| (a.role, &a.name).cmp(&(b.role, &b.name)));
         facts.terminating = list.items.iter().filter_map(terminating_pod).collect();
-        facts.versions.head_image = list
+        let head = list
             .items
             .iter()
             .filter(|p| p.metadata.deletion_timestamp.is_none())
-            .find(|p| Role::of_ray_pod(p) == Role::Head)
-            .and_then(|p| p.spec.as_ref()?.containers.first()?.image.clone());
+            .find(|p| Role::of_ray_pod(p) == Role::Head);
+        facts.versions.head_image =
+            head.and_then(|p| p.spec.as_ref()?.containers.first()?.image.clone());
+        facts.redis_tls = head.and_then(head_redis_tls);
         facts.versions.kuberay = kuberay_version(cluster, rc).await;
-        facts.redis_tls = list
-            .items
-            .iter()
-            .filter(|p| p.metadata.deletion_timestamp.is_none())
-            .find(|p| Role::of_ray_pod(p) == Role::Head)
-            .and_then(head_redis_tls);
     }
     // One more request, only while an upgrade runs.
     if let Some(pending) = facts.pending_cluster.clone()
@@ -534,7 +530,7 @@ fn head_redis_tls(head: &Pod) -> Option<RedisTlsFact> {
         .unwrap_or_default();
     Some(RedisTlsFact {
         address_tls: address.starts_with("rediss://"),
-        ca_env: ["RAY_REDIS_CA_CERT", "RAY_REDIS_CA_PATH"]
+        ca_env: crate::lint::REDIS_CA_ENVS
             .into_iter()
             .find(|n| value(n).is_some())
             .map(str::to_string),

@@ -70,10 +70,6 @@ pub trait Target: Sync {
     fn replicas_lost(&self) -> &'static str {
         "Serve replicas were replaced (actor ids changed): the apps were redeployed"
     }
-    /// What a restart of the head means after this target's loss ("" when nothing to add).
-    fn head_restart_cause(&self) -> &'static str {
-        ""
-    }
     /// Whether losing the victim makes the GCS exit (its Redis connection drops): the head
     /// container's restart is then expected, and the round judges and reports instead whether
     /// Ray's state came back from the store.

@@ -669,12 +669,7 @@ pub(super) fn real_ray_query_routes(rig: &Rig) -> TestResult {
 /// `status` says the head reaches Redis over TLS (every check already passed on the way up),
 /// and Redis itself refuses a plain-text client while it answers one with TLS and the CA.
 fn redis_speaks_tls_only(rig: &Rig, n: &str) -> TestResult {
-    let out = rig.rayha(&["status", "rayservice-ha", "-n", n, "-o", "json"], None);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    let tls = v["checks"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["id"] == "redis-tls").cloned())
-        .unwrap_or(Value::Null);
+    let tls = super::status_check(rig, n, "redis-tls")?;
     ensure(
         tls["level"] == "PASS"
             && tls["message"]
