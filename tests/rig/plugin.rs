@@ -154,6 +154,13 @@ pub(crate) fn status_check(rig: &Rig, ns: &str, id: &str) -> Result<Value, Strin
         .ok_or_else(|| format!("status has no {id} check: {status}"))
 }
 
+/// The per-request bound of the drills on real Ray: 30 s, as the guide's query.py (no timeout)
+/// would wait. Ray 2.52's Serve holds a request for seconds when the head goes and when its new
+/// controller recovers the replicas (2.1–3.6 s on the rig, seen in the Serve proxy's own access
+/// log too; in one CI run one request per round passed the drill's 5 s default;
+/// ray-project/ray#62728). The trials print each round's longest stall.
+pub(crate) const REQUEST_TIMEOUT: [&str; 2] = ["--request-timeout", "30s"];
+
 /// `kubectl rayha failover rayservice-ha -n ns -y ARGS -o json`: the report of a drill that
 /// passed, or why it did not (its reasons and stderr, the pods, the head's diagnosis).
 pub(crate) fn passing_failover(rig: &Rig, ns: &str, args: &[&str]) -> Result<Value, Failed> {
@@ -184,6 +191,14 @@ pub(crate) fn failover_report(
     let (stdout, stderr) = text(&out);
     let report: Value = serde_json::from_str(&stdout)
         .map_err(|e| format!("failover -o json: {e}: {stdout} {stderr}"))?;
+    for round in report["rounds"].as_array().into_iter().flatten() {
+        println!(
+            "round {}: longest without a success {} s, slowest success {} ms",
+            round["round"],
+            round["requests"]["longest_without_success_s"],
+            round["requests"]["latency_ms"]["max"]
+        );
+    }
     Ok((out, report, stderr))
 }
 

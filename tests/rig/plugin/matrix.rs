@@ -8,7 +8,7 @@ use libtest_mimic::Failed;
 use serde_json::Value;
 
 use super::real_ray::ready_rayservice_with;
-use super::{failover_report, passing_failover, status_check};
+use super::{REQUEST_TIMEOUT, failover_report, passing_failover, status_check};
 use crate::harness::{Rig, TestResult, ensure, rig_script};
 
 /// Every KubeRay operator the rig built besides the one it runs, each in turn.
@@ -106,7 +106,16 @@ fn smoke(
     println!("status versions: {}", versions["message"]);
 
     // Short warm-up and settle: the full suite measures those; this says it works.
-    let drill = ["--max-failures", "1", "--warmup", "2s", "--settle", "3s"];
+    let drill = [
+        "--max-failures",
+        "1",
+        "--warmup",
+        "2s",
+        "--settle",
+        "3s",
+        REQUEST_TIMEOUT[0],
+        REQUEST_TIMEOUT[1],
+    ];
     let report = match verdict {
         Verdict::Passes => passing_failover(rig, n, &drill)?,
         Verdict::Recovers => recovered_failover(rig, n, &drill)?,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use libtest_mimic::Failed;
 use serde_json::Value;
 
-use super::text;
+use super::{REQUEST_TIMEOUT, text};
 use crate::harness::{
     FRUIT_APP, Namespace, Rig, TestResult, ensure, generate_json, head_diagnostics, items_mut,
     without_gcs_ft,
@@ -208,6 +208,8 @@ fn redis_loss_keeps_ray_state(rig: &Rig, n: &str) -> TestResult {
             "proxy,pod",
             "--max-failures",
             "0",
+            REQUEST_TIMEOUT[0],
+            REQUEST_TIMEOUT[1],
         ],
     )?;
     let round = &r["rounds"][0];
@@ -238,7 +240,7 @@ fn redis_loss_keeps_ray_state(rig: &Rig, n: &str) -> TestResult {
 pub(super) fn real_ray_failover(rig: &Rig) -> TestResult {
     let ns = ready_rayservice(rig, "rayha-drill")?;
     let n = ns.name.as_str();
-    // The drill, three times.
+    // The drill, three times, each request bounded by REQUEST_TIMEOUT.
     let report = std::env::temp_dir().join(format!("rayha-drill-{}.json", std::process::id()));
     let out = rig.rayha(
         &[
@@ -247,6 +249,8 @@ pub(super) fn real_ray_failover(rig: &Rig) -> TestResult {
             "-n",
             n,
             "-y",
+            REQUEST_TIMEOUT[0],
+            REQUEST_TIMEOUT[1],
             "--rounds",
             "3",
             "--max-failures",
@@ -277,6 +281,12 @@ pub(super) fn real_ray_failover(rig: &Rig) -> TestResult {
         "more than one failed request",
     )?;
     for round in r["rounds"].as_array().unwrap() {
+        println!(
+            "round {}: longest without a success {} s, slowest success {} ms",
+            round["round"],
+            round["requests"]["longest_without_success_s"],
+            round["requests"]["latency_ms"]["max"]
+        );
         let events: Vec<(f64, String)> = round["timeline"]
             .as_array()
             .unwrap()
