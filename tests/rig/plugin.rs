@@ -191,6 +191,12 @@ pub(crate) fn failover_report(
     let (stdout, stderr) = text(&out);
     let report: Value = serde_json::from_str(&stdout)
         .map_err(|e| format!("failover -o json: {e}: {stdout} {stderr}"))?;
+    print_stalls(&report);
+    Ok((out, report, stderr))
+}
+
+/// Each round's longest stretch without a success and slowest success (see REQUEST_TIMEOUT).
+pub(crate) fn print_stalls(report: &Value) {
     for round in report["rounds"].as_array().into_iter().flatten() {
         println!(
             "round {}: longest without a success {} s, slowest success {} ms",
@@ -199,7 +205,6 @@ pub(crate) fn failover_report(
             round["requests"]["latency_ms"]["max"]
         );
     }
-    Ok((out, report, stderr))
 }
 
 pub(crate) fn text(o: &Output) -> (String, String) {

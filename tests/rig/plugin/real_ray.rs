@@ -280,13 +280,8 @@ pub(super) fn real_ray_failover(rig: &Rig) -> TestResult {
         r["total_failures"].as_u64().unwrap_or(99) <= 1,
         "more than one failed request",
     )?;
+    super::print_stalls(&r);
     for round in r["rounds"].as_array().unwrap() {
-        println!(
-            "round {}: longest without a success {} s, slowest success {} ms",
-            round["round"],
-            round["requests"]["longest_without_success_s"],
-            round["requests"]["latency_ms"]["max"]
-        );
         let events: Vec<(f64, String)> = round["timeline"]
             .as_array()
             .unwrap()
