@@ -159,7 +159,7 @@ pub(crate) fn status_check(rig: &Rig, ns: &str, id: &str) -> Result<Value, Strin
 /// controller recovers the replicas (2.1–3.6 s on the rig, seen in the Serve proxy's own access
 /// log too; in one CI run one request per round passed the drill's 5 s default;
 /// ray-project/ray#62728). The trials print each round's longest stall.
-pub(crate) const REQUEST_TIMEOUT: [&str; 2] = ["--request-timeout", "30s"];
+pub(crate) const REQUEST_TIMEOUT: &str = "--request-timeout=30s";
 
 /// `kubectl rayha failover rayservice-ha -n ns -y ARGS -o json`: the report of a drill that
 /// passed, or why it did not (its reasons and stderr, the pods, the head's diagnosis).

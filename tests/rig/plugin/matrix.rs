@@ -113,8 +113,7 @@ fn smoke(
         "2s",
         "--settle",
         "3s",
-        REQUEST_TIMEOUT[0],
-        REQUEST_TIMEOUT[1],
+        REQUEST_TIMEOUT,
     ];
     let report = match verdict {
         Verdict::Passes => passing_failover(rig, n, &drill)?,

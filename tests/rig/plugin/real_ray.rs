@@ -208,8 +208,7 @@ fn redis_loss_keeps_ray_state(rig: &Rig, n: &str) -> TestResult {
             "proxy,pod",
             "--max-failures",
             "0",
-            REQUEST_TIMEOUT[0],
-            REQUEST_TIMEOUT[1],
+            REQUEST_TIMEOUT,
         ],
     )?;
     let round = &r["rounds"][0];
@@ -249,8 +248,7 @@ pub(super) fn real_ray_failover(rig: &Rig) -> TestResult {
             "-n",
             n,
             "-y",
-            REQUEST_TIMEOUT[0],
-            REQUEST_TIMEOUT[1],
+            REQUEST_TIMEOUT,
             "--rounds",
             "3",
             "--max-failures",
@@ -267,6 +265,8 @@ pub(super) fn real_ray_failover(rig: &Rig) -> TestResult {
     )
     .map_err(|e| e.to_string())?;
     let _ = std::fs::remove_file(&report);
+    // Printed before the verdict is judged: a failed drill's stalls are the ones worth reading.
+    super::print_stalls(&r);
     if out.status.code() != Some(0) {
         return Err(format!(
             "failover exit {:?}: {:?}\n{}",
@@ -280,7 +280,6 @@ pub(super) fn real_ray_failover(rig: &Rig) -> TestResult {
         r["total_failures"].as_u64().unwrap_or(99) <= 1,
         "more than one failed request",
     )?;
-    super::print_stalls(&r);
     for round in r["rounds"].as_array().unwrap() {
         let events: Vec<(f64, String)> = round["timeline"]
             .as_array()
